@@ -1,0 +1,56 @@
+"""Scoring engines behind one small interface.
+
+`reference` is vaderSentiment's own `SentimentIntensityAnalyzer`; other engines must return
+exactly the same four floats for every text (proven by tests/engine). The model (lexicons)
+always comes from the installed vaderSentiment package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+Scores = tuple[float, float, float, float]  # neg, neu, pos, compound
+
+MODEL = "vaderSentiment 3.3.2"
+
+
+class Scorer(Protocol):
+    name: str
+
+    def score(self, texts: Sequence[str]) -> list[Scores]:
+        """Scores for each text, in order."""
+        ...
+
+
+class ReferenceScorer:
+    """vaderSentiment's own analyzer, one `polarity_scores` call per text."""
+
+    name = "reference"
+
+    def __init__(self) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self._analyzer = SentimentIntensityAnalyzer()
+
+    def score(self, texts: Sequence[str]) -> list[Scores]:
+        polarity = self._analyzer.polarity_scores
+        out = []
+        for text in texts:
+            s = polarity(text)
+            out.append((s["neg"], s["neu"], s["pos"], s["compound"]))
+        return out
+
+
+def _reference() -> Scorer:
+    return ReferenceScorer()
+
+
+# name -> factory; the settings validate SCORING_ENGINE against these keys.
+ENGINES = {"reference": _reference}
+DEFAULT_ENGINE = "reference"
+
+
+def load_engine(name: str) -> Scorer:
+    """Build the named engine (once per container: loading the lexicons takes ~50 ms)."""
+    return ENGINES[name]()

@@ -1,0 +1,93 @@
+"""A local AWS API endpoint: moto server on a free loopback port, in its own process group.
+
+Shared by the tests, the benchmarks and `make demo`, so all of them talk to AWS the same way:
+through `AWS_ENDPOINT_URL`, which boto3 and the AWS CLI honour.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Credentials and region for the local endpoint. moto accepts any; they are fixed so that
+# nothing here can ever pick up a real account's credentials by accident.
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (the OS picks it; loopback only, never another interface)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class MotoServer:
+    """A running moto server; `stop()` ends it and its process group."""
+
+    url: str
+    process: subprocess.Popen
+    log_path: Path | None = None
+    _stopped: bool = field(default=False, repr=False)
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point boto3 and the AWS CLI at this endpoint."""
+        return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.url}
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def __enter__(self) -> MotoServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start_moto_server(port: int | None = None, log_path: Path | None = None) -> MotoServer:
+    """Start `moto_server` on 127.0.0.1 and wait until it answers."""
+    port = port or free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    cmd = [str(moto) if moto.exists() else "moto_server", "-H", "127.0.0.1", "-p", str(port)]
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    env = {**os.environ, **LOCAL_CREDENTIALS}
+    env.pop("AWS_ENDPOINT_URL", None)
+    process = subprocess.Popen(
+        cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    server = MotoServer(url=url, process=process, log_path=log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto_server exited with code {process.returncode} on start")
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"moto_server did not answer on {url} within 30 s")
