@@ -27,7 +27,8 @@ class Spec:
 
 
 SPECS: tuple[Spec, ...] = (
-    Spec("OUTPUT_BUCKET", None, "an S3 bucket name", "Bucket that receives scored/, reports/ and errors/."),
+    Spec("OUTPUT_BUCKET", None, "an S3 bucket name",
+         "Bucket that receives scored/, reports/ and errors/."),
     Spec("TEXT_COLUMN", "", "a column name, or empty to auto-detect",
          "Column to score. Empty: a column named text/review/comment/body/message/content/tweet "
          "(case-insensitive), else the only non-numeric column. Per file: object metadata "
@@ -39,13 +40,15 @@ SPECS: tuple[Spec, ...] = (
     Spec("CHUNK_ROWS", "2000", "an integer from 1 to 100000",
          "Rows scored per batch (bounds memory together with PART_SIZE_MB)."),
     Spec("MAX_TEXT_CHARS", "100000", "an integer from 1 to 10000000",
-         "Longer texts are not scored: the row gets sentiment `rejected` and the file still succeeds."),
+         "Longer texts are not scored: the row gets sentiment `rejected`; the file still "
+         "succeeds."),
     Spec("MAX_CELL_CHARS", "2097152", "an integer from 1024 to 67108864",
          "Largest cell (any column) accepted; a larger one is a permanent error naming its line."),
     Spec("MAX_COLUMNS", "1000", "an integer from 1 to 100000", "Most columns accepted in a file."),
     Spec("MAX_INPUT_MB", "10240", "an integer from 1 to 1048576",
          "Most decompressed megabytes read from one file (bounds gzip bombs)."),
-    Spec("PART_SIZE_MB", "8", "an integer from 5 to 512", "Multipart upload part size of the scored CSV."),
+    Spec("PART_SIZE_MB", "8", "an integer from 5 to 512",
+         "Multipart upload part size of the scored CSV."),
     Spec("TIME_MARGIN_SECONDS", "20", "an integer from 1 to 600",
          "Stop this long before the invocation's timeout, abort, and write an error report."),
     Spec("NEUTRALISE_FORMULAS", "true", "true or false",
@@ -61,6 +64,7 @@ SPECS: tuple[Spec, ...] = (
 )  # fmt: skip
 
 _SPEC_BY_ENV = {s.env: s for s in SPECS}
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ class Settings:
             encoding_fallback=r.encoding("ENCODING_FALLBACK"),
             service_name=r.text("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE,
             metrics_namespace=r.text("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
-            log_level=r.choice("POWERTOOLS_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
+            log_level=r.choice("POWERTOOLS_LOG_LEVEL", _LOG_LEVELS, upper=True),
         )  # fmt: skip
 
     def scoring_config(self, text_column_setting: str) -> dict[str, object]:
@@ -195,4 +199,3 @@ class _Reader:
             return codecs.lookup(value).name
         except LookupError:
             raise self._fail(name, value) from None
-

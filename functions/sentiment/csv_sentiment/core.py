@@ -1,0 +1,172 @@
+"""The pure core: choose the text column, score rows, keep the counts. No I/O, no boto3.
+
+Rows go in as lists of strings exactly as the csv module parsed them and come out as lists
+ready for `csv.writer`: input cells unchanged (except formula neutralisation), then
+neg, neu, pos, compound (the engine's floats; `csv.writer` writes `repr`, which parses back to
+the identical float) and the sentiment label.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from csv_sentiment.engine import Scorer
+from csv_sentiment.errors import MalformedRow, TextColumnNotFound
+
+SCORE_COLUMNS = ("neg", "neu", "pos", "compound", "sentiment")
+TEXT_COLUMN_NAMES = ("text", "review", "comment", "body", "message", "content", "tweet")
+LABELS = ("positive", "negative", "neutral", "none", "rejected")
+POSITIVE_AT = 0.05
+NEGATIVE_AT = -0.05
+
+# OWASP CSV injection: cells a spreadsheet would read as a formula. Numbers like -3 or +1.5e3
+# are left alone (they are data, and a spreadsheet treats them as numbers anyway).
+_FORMULA_START = frozenset("=+-@\t\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_EMPTY_SCORES = ("", "", "", "")
+
+
+def label(compound: float) -> str:
+    if compound >= POSITIVE_AT:
+        return "positive"
+    if compound <= NEGATIVE_AT:
+        return "negative"
+    return "neutral"
+
+
+def neutralise(cell: str) -> str:
+    if cell and cell[0] in _FORMULA_START and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def output_header(header: Sequence[str]) -> list[str]:
+    """The input header, then the score columns; an input column is never overwritten, so a
+    clashing score column is prefixed `vader_` (repeatedly, if that clashes too)."""
+    taken = set(header)
+    added = []
+    for name in SCORE_COLUMNS:
+        while name in taken:
+            name = "vader_" + name
+        taken.add(name)
+        added.append(name)
+    return [*header, *added]
+
+
+def _is_number(value: str) -> bool:
+    return bool(_NUMBER.fullmatch(value.strip()))
+
+
+def resolve_text_column(
+    header: Sequence[str], sample_rows: Sequence[Sequence[str]], setting: str
+) -> int:
+    """Index of the column to score: the setting (exact, then case-insensitive), else a
+    conventional name, else the only non-numeric column of the sample."""
+    listing = ", ".join(header) if header else "(none)"
+    if setting:
+        if setting in header:
+            return header.index(setting)
+        folded = [h.strip().casefold() for h in header]
+        if setting.strip().casefold() in folded:
+            return folded.index(setting.strip().casefold())
+        raise TextColumnNotFound(
+            f"column {setting!r} not found; columns are: {listing}",
+            expected="TEXT_COLUMN (or the object's text-column metadata) naming a column",
+            columns=list(header),
+        )
+    folded = [h.strip().casefold() for h in header]
+    for name in TEXT_COLUMN_NAMES:
+        if name in folded:
+            return folded.index(name)
+    textual = [
+        i
+        for i in range(len(header))
+        if any(i < len(r) and r[i].strip() and not _is_number(r[i]) for r in sample_rows)
+    ]
+    if len(textual) == 1:
+        return textual[0]
+    why = "no column holds text" if not textual else f"{len(textual)} columns hold text"
+    raise TextColumnNotFound(
+        f"cannot tell which column to score ({why}); columns are: {listing}",
+        expected="a column named " + "/".join(TEXT_COLUMN_NAMES)
+        + ", or TEXT_COLUMN / the object's text-column metadata naming one",
+        columns=list(header),
+    )  # fmt: skip
+
+
+@dataclass
+class Counts:
+    total: int = 0
+    scored: int = 0
+    labels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
+    compound_sum: float = 0.0
+
+    @property
+    def mean_compound(self) -> float | None:
+        return round(self.compound_sum / self.scored, 6) if self.scored else None
+
+
+class RowScorer:
+    """Scores batches of parsed rows for one file."""
+
+    def __init__(
+        self,
+        width: int,
+        text_index: int,
+        scorer: Scorer,
+        max_text_chars: int,
+        neutralise_formulas: bool,
+    ):
+        self.width = width
+        self.text_index = text_index
+        self.scorer = scorer
+        self.max_text_chars = max_text_chars
+        self.neutralise = neutralise_formulas
+        self.counts = Counts()
+
+    def score(self, rows: list[list[str]], line_numbers: Sequence[int]) -> list[list]:
+        """Validate, pad and score `rows` (parsed records starting at `line_numbers`)."""
+        width, ti, limit = self.width, self.text_index, self.max_text_chars
+        to_score: list[str] = []
+        kinds: list[str] = []  # "s" scored, or the label of an unscored row
+        for row, line in zip(rows, line_numbers, strict=True):
+            n = len(row)
+            if n > width:
+                raise MalformedRow(
+                    f"line {line} has {n} fields but the header has {width}",
+                    expected="at most as many fields as header columns (quote cells that "
+                    "contain the delimiter)",
+                    line=line,
+                )
+            if n < width:
+                row.extend([""] * (width - n))
+            text = row[ti]
+            if not text.strip():
+                kinds.append("none")
+            elif len(text) > limit:
+                kinds.append("rejected")
+            else:
+                kinds.append("s")
+                to_score.append(text)
+        scores = iter(self.scorer.score(to_score)) if to_score else iter(())
+        counts = self.counts
+        out = []
+        neutral_cells = self.neutralise
+        for row, kind in zip(rows, kinds, strict=True):
+            if neutral_cells:
+                row = [neutralise(c) for c in row]
+            if kind == "s":
+                neg, neu, pos, compound = next(scores)
+                name = label(compound)
+                counts.compound_sum += compound
+                row.extend((neg, neu, pos, compound, name))
+            else:
+                name = kind
+                row.extend((*_EMPTY_SCORES, name))
+            counts.labels[name] += 1
+            out.append(row)
+        counts.total += len(rows)
+        counts.scored += len(to_score)
+        return out

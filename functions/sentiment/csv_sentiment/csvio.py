@@ -1,0 +1,189 @@
+"""Streaming CSV input: decompression, encoding detection, line splitting, dialect detection.
+
+Everything here works on iterators of bytes or text, never on a whole file, and never imports
+boto3. Errors name the byte offset or line and what was expected.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from csv_sentiment.errors import DecodeFailed, EmptyInput, LimitExceeded, NotCsv
+
+SAMPLE_BYTES = 64 * 1024
+DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_INFLATE_STEP = 1024 * 1024  # decompress in bounded steps: a gzip bomb never fills memory
+
+_BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32", "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig", "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16", "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "utf-16"),
+)
+
+
+def gunzip(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
+    """Inflate a gzip stream (several members allowed), at most `max_bytes` of output."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    produced = read = 0
+    member_open = False  # bytes of a member were fed and its end was not reached yet
+    for chunk in chunks:
+        read += len(chunk)
+        data = chunk
+        while data:
+            member_open = True
+            try:
+                out = inflater.decompress(data, _INFLATE_STEP)
+            except zlib.error as exc:
+                raise NotCsv(
+                    f"the gzip stream is corrupt within its first {read} bytes: {exc}",
+                    expected="a valid gzip file (or drop the .gz suffix and Content-Encoding)",
+                ) from None
+            if out:
+                produced += len(out)
+                if produced > max_bytes:
+                    raise _too_big(max_bytes, compressed=True)
+                yield out
+            if inflater.eof:  # the next member, if any, starts in unused_data
+                member_open = False
+                data = inflater.unused_data
+                inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            else:
+                data = inflater.unconsumed_tail
+    if member_open:
+        raise NotCsv(
+            f"the gzip stream ends early, after {read} bytes (a truncated upload?)",
+            expected="a complete gzip file",
+        )
+
+
+def limit_bytes(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > max_bytes:
+            raise _too_big(max_bytes, compressed=False)
+        yield chunk
+
+
+def _too_big(max_bytes: int, compressed: bool) -> LimitExceeded:
+    what = "decompresses to more than" if compressed else "is larger than"
+    return LimitExceeded(
+        f"the file {what} {max_bytes // (1024 * 1024)} MiB (MAX_INPUT_MB)",
+        expected="a smaller file (split it) or a higher MAX_INPUT_MB",
+    )
+
+
+@dataclass(frozen=True)
+class Encoding:
+    codec: str  # what the decoder uses
+    name: str  # what the report says
+    fallback: bool = False
+
+
+def detect_encoding(head: bytes, fallback: str | None) -> Encoding:
+    """Pick the encoding from the first bytes: BOM, else UTF-8, else the documented fallback."""
+    if not head:
+        raise EmptyInput("the file is empty (0 bytes)", expected="a CSV file with a header row")
+    for bom, codec, name in _BOMS:
+        if head.startswith(bom):
+            return Encoding(codec, name)
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise NotCsv(
+            f"byte {nul} is a NUL byte: this looks like a binary file, not a CSV",
+            expected="a text CSV file (UTF-8, or UTF-16 with a BOM)",
+        )
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return Encoding("utf-8", "utf-8")
+    except UnicodeDecodeError as exc:
+        if fallback is None:
+            raise _undecodable("utf-8", exc.start, head[exc.start : exc.start + 4]) from None
+        return Encoding(fallback, fallback, fallback=True)
+
+
+def _undecodable(encoding: str, offset: int, sample: bytes) -> DecodeFailed:
+    return DecodeFailed(
+        f"byte {offset} ({sample[:4].hex(' ')}) is not valid {encoding}",
+        expected="UTF-8 (with or without BOM) or UTF-16 with a BOM; set ENCODING_FALLBACK "
+        "(e.g. cp1252) to read legacy files",
+        offset=offset,
+        encoding=encoding,
+    )
+
+
+def iter_lines(chunks: Iterable[bytes], encoding: Encoding, max_line_chars: int) -> Iterator[str]:
+    """Decode incrementally and split on LF only (CR stays for the csv module, so CRLF works
+    and characters such as U+2028 inside cells are not taken for line ends)."""
+    decoder = codecs.getincrementaldecoder(encoding.codec)("strict")
+    fed = 0
+    pending = ""
+    line_no = 0
+    for chunk in chunks:
+        buffered = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            offset = fed - buffered + exc.start
+            raise _undecodable(encoding.name, offset, exc.object[exc.start : exc.end]) from None
+        fed += len(chunk)
+        if not text:
+            continue
+        if "\x00" in text:  # binary content or a hostile file; the csv module would accept it
+            nul_line = line_no + text.count("\n", 0, text.index("\x00")) + 1
+            raise NotCsv(
+                f"line {nul_line} contains a NUL character: this is not a text CSV",
+                expected="a text CSV file without NUL characters",
+                line=nul_line,
+            )
+        parts = text.split("\n")
+        parts[0] = pending + parts[0]
+        pending = parts.pop()
+        for part in parts:
+            line_no += 1
+            if len(part) > max_line_chars:
+                raise _line_too_long(line_no, max_line_chars)
+            yield part + "\n"
+        if len(pending) > max_line_chars:
+            raise _line_too_long(line_no + 1, max_line_chars)
+    try:
+        pending += decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise _undecodable(encoding.name, fed - len(exc.object) + exc.start, b"") from None
+    if pending:
+        yield pending
+
+
+def _line_too_long(line_no: int, limit: int) -> LimitExceeded:
+    return LimitExceeded(
+        f"line {line_no} is longer than {limit} characters",
+        expected="lines (records) shorter than twice MAX_CELL_CHARS",
+        line=line_no,
+    )
+
+
+def detect_delimiter(sample_lines: list[str]) -> str:
+    """The candidate that splits the header into the most columns consistently with the rows
+    that follow; a single-column file falls back to comma."""
+    best, best_score = ",", (0.0, 1)
+    for delimiter in DELIMITERS:
+        try:
+            rows = list(csv.reader(sample_lines, delimiter=delimiter))
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        body = rows[1:-1] if len(rows) > 2 else rows[1:]  # the last may be cut by the sample
+        consistent = sum(1 for r in body if len(r) == width or not r) / len(body) if body else 1.0
+        score = (consistent, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best

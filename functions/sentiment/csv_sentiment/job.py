@@ -1,0 +1,290 @@
+"""Score one S3 object: the pipeline read → decode → parse → score → write, and its reports.
+
+`process` returns a summary for the handler's logs and metrics. Permanent input errors end
+in `errors/<rel>.json` and a normal return; transient and configuration errors abort the
+upload and propagate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from csv_sentiment import csvio, s3io
+from csv_sentiment.core import RowScorer, output_header, resolve_text_column
+from csv_sentiment.engine import MODEL, Scorer
+from csv_sentiment.errors import InputError, LimitExceeded, MalformedRow, TimeBudgetExceeded
+from csv_sentiment.events import ObjectRef, output_keys, relative_key
+from csv_sentiment.settings import Settings
+
+SCHEMA_VERSION = 1
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+TEXT_COLUMN_METADATA = "text-column"  # x-amz-meta-text-column
+_SAMPLE_ROWS = 200  # rows inspected to find the only non-numeric column
+
+
+@dataclass
+class Job:
+    """What one invocation needs to score objects: built once per container."""
+
+    settings: Settings
+    s3: object
+    scorer: Scorer
+    request_id: str = "-"
+    remaining_ms: Callable[[], int] = lambda: 900_000
+
+    def process(self, ref: ObjectRef) -> dict:
+        started = time.monotonic()
+        settings = self.settings
+        rel = relative_key(ref.key, settings.input_prefix)
+        keys = output_keys(rel)
+        src = None
+        try:
+            src = s3io.head_source(self.s3, ref.bucket, ref.key, ref.version_id)
+            column_setting = src.metadata.get(TEXT_COLUMN_METADATA, settings.text_column)
+            config = settings.scoring_config(column_setting.strip())
+            previous = s3io.get_json(self.s3, settings.output_bucket, keys["report"])
+            if _same_run(previous, src, config):
+                return {
+                    "status": "skipped",
+                    "reason": f"duplicate delivery: {keys['report']} already records ETag "
+                    f"{src.etag} with the same scoring configuration",
+                    "source": _source(src),
+                    "outputs": keys,
+                }
+            report = self._score(src, config, column_setting.strip(), keys, started)
+        except InputError as exc:
+            document = self._error_report(exc, ref, src, keys, started)
+            s3io.put_json(self.s3, settings.output_bucket, keys["error"], document)
+            return document
+        s3io.put_json(self.s3, settings.output_bucket, keys["report"], report)
+        s3io.delete(self.s3, settings.output_bucket, keys["error"])  # a stale failure
+        return report
+
+    def _score(self, src, config: dict, column_setting: str, keys: dict, started: float) -> dict:
+        settings = self.settings
+        raw = _Counter(s3io.read_ahead(s3io.iter_object(self.s3, src)))
+        gz = src.key.lower().endswith(".gz") or src.content_encoding == "gzip"
+        data = (
+            csvio.gunzip(raw, settings.max_input_bytes)
+            if gz
+            else csvio.limit_bytes(raw, settings.max_input_bytes)
+        )
+        head, data = _peek(data, csvio.SAMPLE_BYTES)
+        encoding = csvio.detect_encoding(head, settings.encoding_fallback)
+        lines = csvio.iter_lines(data, encoding, 2 * settings.max_cell_chars)
+        sample, lines = _peek_lines(lines, csvio.SAMPLE_BYTES)
+        delimiter = csvio.detect_delimiter(sample)
+        csv.field_size_limit(settings.max_cell_chars)
+        records = _Records(csv.reader(lines, delimiter=delimiter), settings)
+
+        header = records.header()
+        first = records.take(_SAMPLE_ROWS)
+        text_index = resolve_text_column(header, [r for r, _ in first], column_setting)
+        rows = RowScorer(
+            width=len(header),
+            text_index=text_index,
+            scorer=self.scorer,
+            max_text_chars=settings.max_text_chars,
+            neutralise_formulas=settings.neutralise_formulas,
+        )
+        out = s3io.OutputObject(
+            self.s3, settings.output_bucket, keys["scored"], settings.part_size_bytes,
+            CSV_CONTENT_TYPE,
+        )  # fmt: skip
+        try:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(output_header(header))
+            batches = itertools.chain([first], records.batches(settings.chunk_rows))
+            for batch in batches:
+                if not batch:
+                    continue
+                self._check_time(rows.counts.total, raw.count, src.size)
+                writer.writerows(rows.score([r for r, _ in batch], [n for _, n in batch]))
+                out.write(buffer.getvalue().encode("utf-8"))
+                buffer.seek(0)
+                buffer.truncate()
+            out.write(buffer.getvalue().encode("utf-8"))
+            out.complete()
+        except BaseException:
+            out.abort()
+            raise
+        elapsed = time.monotonic() - started
+        counts = rows.counts
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "status": "succeeded",
+            "source": _source(src),
+            "outputs": {"scored": keys["scored"], "report": keys["report"]},
+            "rows": {
+                "total": counts.total,
+                "scored": counts.scored,
+                "none": counts.labels["none"],
+                "rejected": counts.labels["rejected"],
+            },
+            "labels": counts.labels,
+            "mean_compound": counts.mean_compound,
+            "text_column": header[text_index],
+            "columns": len(header),
+            "encoding": encoding.name,
+            "encoding_fallback_used": encoding.fallback,
+            "delimiter": csvio.DELIMITER_NAMES[delimiter],
+            "compressed": gz,
+            "bytes_read": raw.count,
+            "bytes_written": out.bytes_written,
+            "duration_seconds": round(elapsed, 3),
+            "rows_per_second": round(counts.total / elapsed, 1) if elapsed > 0 else None,
+            "model": MODEL,
+            "config": config,
+            "request_id": self.request_id,
+        }
+
+    def _check_time(self, rows_done: int, bytes_done: int, size: int) -> None:
+        left = self.remaining_ms()
+        if left < self.settings.time_margin_ms:
+            raise TimeBudgetExceeded(
+                f"stopped after {rows_done} rows ({bytes_done} of {size} bytes read) with "
+                f"{left / 1000:.1f} s of the invocation left; nothing was written",
+                expected="a file that one invocation can score: split it into smaller files, "
+                "or raise the function's memory (more CPU) or timeout (at most 900 s)",
+                rows_done=rows_done,
+                bytes_read=bytes_done,
+            )
+
+    def _error_report(self, exc: InputError, ref: ObjectRef, src, keys, started) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "status": "failed",
+            "error": exc.as_dict(),
+            "source": _source(src)
+            if src
+            else {
+                "bucket": ref.bucket,
+                "key": ref.key,
+                "version_id": ref.version_id,
+                "etag": ref.etag,
+                "size": ref.size,
+            },
+            "outputs": {"error": keys["error"]},
+            "duration_seconds": round(time.monotonic() - started, 3),
+            "model": MODEL,
+            "request_id": self.request_id,
+        }
+
+
+def _source(src) -> dict:
+    return {
+        "bucket": src.bucket,
+        "key": src.key,
+        "version_id": src.version_id,
+        "etag": src.etag,
+        "size": src.size,
+    }
+
+
+def _same_run(previous: dict | None, src, config: dict) -> bool:
+    if not previous or previous.get("status") != "succeeded":
+        return False
+    source = previous.get("source", {})
+    same_object = source.get("etag") == src.etag and source.get("version_id") == src.version_id
+    return same_object and previous.get("config") == config
+
+
+class _Counter:
+    """Counts the bytes that pass through (bytes read from S3, for the report and metrics)."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+        self.count = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            self.count += len(chunk)
+            yield chunk
+
+
+def _peek(chunks: Iterator[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:
+    """The first `size` bytes (or all, if fewer), and an iterator that still yields them."""
+    taken: list[bytes] = []
+    have = 0
+    iterator = iter(chunks)
+    for chunk in iterator:
+        taken.append(chunk)
+        have += len(chunk)
+        if have >= size:
+            break
+    return b"".join(taken)[:size], itertools.chain(taken, iterator)
+
+
+def _peek_lines(lines: Iterator[str], size: int) -> tuple[list[str], Iterator[str]]:
+    taken: list[str] = []
+    have = 0
+    iterator = iter(lines)
+    for line in iterator:
+        taken.append(line)
+        have += len(line)
+        if have >= size:
+            break
+    return taken, itertools.chain(taken, iterator)
+
+
+class _Records:
+    """Parsed records with the line each starts on; csv errors become input errors."""
+
+    def __init__(self, reader, settings: Settings):
+        self._reader = reader
+        self._settings = settings
+        self._line = 1
+
+    def _next(self):
+        start = self._reader.line_num + 1
+        try:
+            row = next(self._reader)
+        except StopIteration:
+            return None
+        except csv.Error as exc:
+            line = self._reader.line_num
+            if "field larger than field limit" in str(exc):
+                raise LimitExceeded(
+                    f"a cell on line {line} is larger than {self._settings.max_cell_chars} "
+                    "characters (MAX_CELL_CHARS)",
+                    expected="smaller cells, or a higher MAX_CELL_CHARS",
+                    line=line,
+                ) from None
+            raise MalformedRow(
+                f"line {line} is not valid CSV: {exc}", expected="RFC 4180 CSV", line=line
+            ) from None
+        return row, start
+
+    def header(self) -> list[str]:
+        got = self._next()
+        if got is None or not got[0]:
+            raise csvio.EmptyInput(
+                "the file has no header row", expected="a CSV file with a header row"
+            )
+        header = got[0]
+        if len(header) > self._settings.max_columns:
+            raise LimitExceeded(
+                f"the header has {len(header)} columns, more than {self._settings.max_columns}"
+                " (MAX_COLUMNS)",
+                expected="fewer columns, or a higher MAX_COLUMNS",
+            )
+        return header
+
+    def take(self, n: int) -> list[tuple[list[str], int]]:
+        out = []
+        for _ in range(n):
+            got = self._next()
+            if got is None:
+                break
+            out.append(got)
+        return out
+
+    def batches(self, size: int) -> Iterator[list[tuple[list[str], int]]]:
+        while batch := self.take(size):
+            yield batch

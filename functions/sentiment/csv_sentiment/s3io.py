@@ -1,0 +1,312 @@
+"""The only module that talks to S3. Every function takes the client as a parameter.
+
+AWS errors are translated here, at the I/O boundary, into the function's error types:
+throttling/5xx/network → TransientError (raised, Lambda retries); access denied or a missing
+bucket → ConfigurationError (raised, alarms); a missing source → SourceGone (reported).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from csv_sentiment.errors import ConfigurationError, SentimentError, SourceGone, TransientError
+
+READ_CHUNK = 1024 * 1024
+_READ_AHEAD = 8  # chunks buffered by the reader thread: bounded memory
+_RESUMES = 3  # a broken stream is resumed with a ranged GET this many times
+_TRANSIENT_CODES = {
+    "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",
+    "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
+    "RequestTimeTooSkewed", "OperationAborted",
+}  # fmt: skip
+_CONFIG_CODES = {
+    "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+    "NoSuchBucket", "ExpiredToken", "InvalidToken", "AccountProblem", "InvalidObjectState",
+    "KMS.DisabledException", "KMS.NotFoundException", "AuthorizationHeaderMalformed",
+    "PermanentRedirect",
+}  # fmt: skip
+
+
+def client_config() -> Config:
+    """Standard retry mode retries throttling, 5xx and resets with backoff before we see them."""
+    return Config(
+        retries={"mode": "standard", "max_attempts": 6},
+        connect_timeout=5,
+        read_timeout=60,
+        tcp_keepalive=True,
+    )
+
+
+def make_client():
+    import boto3  # the runtime ships it; imported here so the core stays boto3-free
+
+    return boto3.client("s3", config=client_config())
+
+
+def translate(exc: Exception, action: str, uri: str) -> SentimentError:
+    """Turn a botocore exception into one of ours, with what to fix."""
+    if isinstance(exc, NoCredentialsError):
+        return ConfigurationError(
+            f"{action} {uri}: no AWS credentials", expected="the function's execution role"
+        )
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        text = f"{action} {uri} failed: {code} {error.get('Message', '')}".strip()
+        if code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound", "PreconditionFailed"):
+            return SourceGone(
+                f"{text}: the object (or this version) no longer exists",
+                expected="the uploaded object to stay in place until scored",
+            )
+        if code in _CONFIG_CODES or status in (301, 403):
+            return ConfigurationError(
+                text,
+                expected="the buckets to exist and the function's role to allow this action "
+                "(check OUTPUT_BUCKET, the bucket policies and the KMS key policy)",
+            )
+        if code in _TRANSIENT_CODES or status >= 500 or status == 429:
+            return TransientError(text, expected="S3 to recover; Lambda retries the event")
+        return ConfigurationError(text, expected="a request S3 accepts")
+    if isinstance(exc, BotoCoreError):
+        return TransientError(
+            f"{action} {uri} failed: {exc}", expected="the network to S3 to recover"
+        )
+    raise exc
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str
+    size: int
+    content_encoding: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def head_source(s3, bucket: str, key: str, version_id: str | None) -> SourceObject:
+    extra = {"VersionId": version_id} if version_id else {}
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key, **extra)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, "HeadObject", f"s3://{bucket}/{key}") from exc
+    return SourceObject(
+        bucket=bucket,
+        key=key,
+        version_id=head.get("VersionId") or version_id,
+        etag=head.get("ETag", "").strip('"'),
+        size=int(head.get("ContentLength", 0)),
+        content_encoding=(head.get("ContentEncoding") or "").lower(),
+        metadata={k.lower(): v for k, v in (head.get("Metadata") or {}).items()},
+    )
+
+
+def _open(s3, src: SourceObject, start: int):
+    # Pin what we read to what we inspected: the version if versioned, else the ETag.
+    pin = {"VersionId": src.version_id} if src.version_id else {"IfMatch": f'"{src.etag}"'}
+    rng = {"Range": f"bytes={start}-"} if start else {}
+    try:
+        return s3.get_object(Bucket=src.bucket, Key=src.key, **pin, **rng)["Body"]
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, "GetObject", src.uri) from exc
+
+
+def iter_object(s3, src: SourceObject, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
+    """The object's bytes in chunks; a stream broken mid-way resumes where it stopped."""
+    position, resumes = 0, 0
+    body = _open(s3, src, 0)
+    while True:
+        try:
+            chunk = body.read(chunk_size)
+        except BotoCoreError as exc:
+            body.close()
+            resumes += 1
+            if resumes > _RESUMES or position >= src.size:
+                raise translate(exc, "GetObject (reading)", src.uri) from exc
+            body = _open(s3, src, position)
+            continue
+        if not chunk:
+            body.close()
+            return
+        position += len(chunk)
+        yield chunk
+
+
+def read_ahead(chunks: Iterator[bytes], depth: int = _READ_AHEAD) -> Iterator[bytes]:
+    """Fetch the next chunks in a thread while the caller scores (sockets release the GIL)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def pump() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        q.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+
+    thread = threading.Thread(target=pump, name="s3-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+class OutputObject:
+    """The scored CSV, visible only when complete.
+
+    Parts are uploaded in a background thread (bounded: at most two in flight) while scoring
+    goes on; `complete()` finishes the multipart upload, and any failure before that aborts
+    it, so a half-written object never exists. A file smaller than one part is a single
+    PutObject at the end, which is just as atomic and costs one request instead of three.
+    """
+
+    def __init__(self, s3, bucket: str, key: str, part_size: int, content_type: str):
+        self.s3, self.bucket, self.key = s3, bucket, key
+        self.part_size, self.content_type = part_size, content_type
+        self.uri = f"s3://{bucket}/{key}"
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._upload_id: str | None = None
+        self._parts: list[Future] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self.bytes_written = 0
+
+    def write(self, data: bytes) -> None:
+        self._buffer.append(data)
+        self._buffered += len(data)
+        self.bytes_written += len(data)
+        if self._buffered >= self.part_size:
+            self._flush_part()
+
+    def _call(self, action: str, fn, **kwargs):
+        try:
+            return fn(Bucket=self.bucket, Key=self.key, **kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, action, self.uri) from exc
+
+    def _flush_part(self) -> None:
+        data = b"".join(self._buffer)
+        self._buffer, self._buffered = [], 0
+        if self._upload_id is None:
+            created = self._call(
+                "CreateMultipartUpload",
+                self.s3.create_multipart_upload,
+                ContentType=self.content_type,
+            )
+            self._upload_id = created["UploadId"]
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        # Back-pressure: wait for the part before last, so at most two are in memory.
+        if len(self._parts) >= 2:
+            self._parts[-2].result()
+        number = len(self._parts) + 1
+        self._parts.append(self._pool.submit(self._upload_part, number, data))
+
+    def _upload_part(self, number: int, data: bytes) -> dict:
+        response = self._call(
+            f"UploadPart {number}",
+            self.s3.upload_part,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def complete(self) -> None:
+        if self._upload_id is None:
+            self._call(
+                "PutObject",
+                self.s3.put_object,
+                Body=b"".join(self._buffer),
+                ContentType=self.content_type,
+            )
+            return
+        if self._buffer:
+            self._flush_part()
+        parts = [f.result() for f in self._parts]
+        self._call(
+            "CompleteMultipartUpload",
+            self.s3.complete_multipart_upload,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": parts},
+        )
+        self._shutdown()
+
+    def abort(self) -> None:
+        """Best effort: wait for parts in flight, then abort, so no orphan parts are billed."""
+        self._buffer = []
+        if self._upload_id is None:
+            return
+        for f in self._parts:
+            f.exception()
+        # Best effort: the bucket's lifecycle rule cleans up incomplete uploads anyway.
+        with contextlib.suppress(ClientError, BotoCoreError):
+            self.s3.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id
+            )
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._pool:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def get_json(s3, bucket: str, key: str) -> dict | None:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise translate(exc, "GetObject", f"s3://{bucket}/{key}") from exc
+    except BotoCoreError as exc:
+        raise translate(exc, "GetObject", f"s3://{bucket}/{key}") from exc
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None  # an unreadable report is no proof of a previous success
+
+
+def put_json(s3, bucket: str, key: str, document: dict) -> None:
+    body = (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, "PutObject", f"s3://{bucket}/{key}") from exc
+
+
+def delete(s3, bucket: str, key: str) -> None:
+    try:
+        s3.delete_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, "DeleteObject", f"s3://{bucket}/{key}") from exc

@@ -1,0 +1,107 @@
+"""Lambda edge: decode the S3 event, score every record, log and count what happened.
+
+Settings, the S3 client and the scoring engine are built once per container (cold start);
+a missing or invalid setting fails the cold start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from csv_sentiment import metrics as m
+from csv_sentiment import s3io
+from csv_sentiment.engine import load_engine
+from csv_sentiment.errors import ConfigurationError, SettingsError, TransientError
+from csv_sentiment.events import is_own_output, records
+from csv_sentiment.job import Job
+from csv_sentiment.settings import Settings
+
+_init_started = time.perf_counter()
+logger = Logger(
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME") or m.DEFAULT_SERVICE,
+    level=os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO",
+)
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or m.DEFAULT_NAMESPACE,
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME") or m.DEFAULT_SERVICE,
+)
+
+try:
+    SETTINGS = Settings.from_env()
+except SettingsError as exc:
+    logger.error("invalid configuration", extra={"error": exc.as_dict()})
+    raise
+
+S3 = s3io.make_client()
+SCORER = load_engine(SETTINGS.scoring_engine)
+INIT_SECONDS = round(time.perf_counter() - _init_started, 3)
+logger.info("initialised", extra={"engine": SCORER.name, "init_seconds": INIT_SECONDS})
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+def lambda_handler(event: dict, context) -> dict:
+    job = Job(
+        settings=SETTINGS,
+        s3=S3,
+        scorer=SCORER,
+        request_id=getattr(context, "aws_request_id", "-"),
+        remaining_ms=context.get_remaining_time_in_millis,
+    )
+    results = []
+    for ref in records(event):
+        logger.append_keys(bucket=ref.bucket, key=ref.key)
+        if is_own_output(ref, SETTINGS.output_bucket):
+            logger.error(
+                "refused: the event's source is this function's own output; check that the "
+                "input bucket's notification does not point at the output bucket",
+                extra={"event_name": ref.event_name},
+            )
+            metrics.add_metric(name=m.RECURSION_REFUSED, unit=MetricUnit.Count, value=1)
+            results.append({"status": "refused", "source": {"bucket": ref.bucket, "key": ref.key}})
+            continue
+        try:
+            result = job.process(ref)
+        except (TransientError, ConfigurationError) as exc:
+            logger.exception(
+                "failed; raising so Lambda retries and the failure destination applies",
+                extra={"error": exc.as_dict()},
+            )
+            metrics.add_metric(name=m.FILES_FAILED, unit=MetricUnit.Count, value=1)
+            raise
+        _record(result)
+        results.append(result)
+    if not results:
+        logger.warning("no S3 object records in the event", extra={"keys": sorted(event)})
+    return {"results": results}
+
+
+def _record(result: dict) -> None:
+    status = result["status"]
+    if status == "skipped":
+        logger.info("skipped duplicate delivery", extra={"reason": result["reason"]})
+        metrics.add_metric(name=m.FILES_SKIPPED, unit=MetricUnit.Count, value=1)
+        return
+    if status == "failed":
+        logger.error("file not scored", extra={"error": result["error"]})
+        metrics.add_metric(name=m.FILES_FAILED, unit=MetricUnit.Count, value=1)
+        return
+    rows = result["rows"]
+    logger.info(
+        "scored",
+        extra={
+            "rows": rows,
+            "labels": result["labels"],
+            "output": result["outputs"]["scored"],
+            "rows_per_second": result["rows_per_second"],
+        },
+    )
+    metrics.add_metric(name=m.FILES_SCORED, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=m.ROWS_SCORED, unit=MetricUnit.Count, value=rows["scored"])
+    metrics.add_metric(name=m.ROWS_NONE, unit=MetricUnit.Count, value=rows["none"])
+    metrics.add_metric(name=m.ROWS_REJECTED, unit=MetricUnit.Count, value=rows["rejected"])
+    metrics.add_metric(name=m.BYTES_READ, unit=MetricUnit.Bytes, value=result["bytes_read"])
+    metrics.add_metric(name=m.DURATION, unit=MetricUnit.Seconds, value=result["duration_seconds"])
