@@ -11,6 +11,7 @@ import time
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
 from csv_sentiment import metrics as m
 from csv_sentiment import s3io
 from csv_sentiment.engine import load_engine

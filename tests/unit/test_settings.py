@@ -1,0 +1,58 @@
+import pytest
+
+from csv_sentiment.errors import SettingsError
+from csv_sentiment.settings import SPECS, Settings
+
+BASE = {"OUTPUT_BUCKET": "my-output-bucket"}
+
+
+def test_defaults_are_documented_values():
+    s = Settings.from_env(BASE)
+    assert s.input_prefix == "input/"
+    assert s.text_column == ""
+    assert s.chunk_rows == 2000
+    assert s.neutralise_formulas is True
+    assert s.encoding_fallback == "cp1252"
+    assert s.service_name == "sentiment"
+    assert s.metrics_namespace == "SentimentPipeline"
+    assert s.log_level == "INFO"
+    assert s.part_size_bytes == 8 * 1024 * 1024
+
+
+def test_missing_output_bucket_names_the_variable_and_form():
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({})
+    assert "OUTPUT_BUCKET is not set" in str(err.value)
+    assert "an S3 bucket name" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("OUTPUT_BUCKET", "Not_A_Bucket", "an S3 bucket name"),
+        ("CHUNK_ROWS", "many", "an integer from 1 to 100000"),
+        ("CHUNK_ROWS", "0", "an integer from 1 to 100000"),
+        ("PART_SIZE_MB", "4", "an integer from 5 to 512"),
+        ("NEUTRALISE_FORMULAS", "maybe", "true or false"),
+        ("SCORING_ENGINE", "turbo", "one of:"),
+        ("ENCODING_FALLBACK", "klingon-8", "an encoding name"),
+        ("POWERTOOLS_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
+    ],
+)
+def test_invalid_value_names_variable_value_and_expected_form(name, value, expected):
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({**BASE, name: value})
+    message = str(err.value)
+    assert message.startswith(f"{name}=")
+    assert value.lower() in message.lower()
+    assert expected in message
+
+
+def test_encoding_fallback_none_disables_it():
+    assert Settings.from_env({**BASE, "ENCODING_FALLBACK": "none"}).encoding_fallback is None
+
+
+def test_every_spec_is_read_and_has_a_doc():
+    assert len({s.env for s in SPECS}) == len(SPECS)
+    for spec in SPECS:
+        assert spec.doc and spec.expected
