@@ -1,0 +1,249 @@
+"""What to build: the target (runtime, arch) and the layers declared under layers/<name>/.
+
+A layer is a folder holding `layer.toml` (position, description, deliberately omitted
+dependencies) and `requirements.txt` (complete, pinned with ==, hashed). Adding a layer means
+adding a folder; nothing here names a layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.layerbuild.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYERS_DIR = ROOT / "layers"
+BUILD_DIR = ROOT / "build"
+
+# The Amazon Linux 2023 runtimes (glibc 2.34). Older runtimes (AL2, glibc 2.26) are out of scope.
+RUNTIMES = {"python3.12": (3, 12), "python3.13": (3, 13), "python3.14": (3, 14)}
+# Lambda's architecture names -> the machine name used in wheel tags and by uname.
+ARCHES = {"x86_64": "x86_64", "arm64": "aarch64"}
+GLIBC = (2, 34)
+MAX_LAYERS = 5  # Lambda's limit of layers per function
+
+
+@dataclass(frozen=True)
+class Target:
+    runtime: str
+    arch: str
+
+    @property
+    def version(self) -> tuple[int, int]:
+        return RUNTIMES[self.runtime]
+
+    @property
+    def dotted(self) -> str:
+        return "%d.%d" % self.version
+
+    @property
+    def nodot(self) -> str:
+        return "%d%d" % self.version
+
+    @property
+    def machine(self) -> str:
+        return ARCHES[self.arch]
+
+    @property
+    def label(self) -> str:
+        return f"{self.runtime}-{self.arch}"
+
+
+def make_target(runtime: str, arch: str) -> Target:
+    if runtime not in RUNTIMES:
+        raise ConfigError(
+            f"unsupported runtime {runtime!r}; supported: {', '.join(RUNTIMES)} "
+            "(set RUNTIME=..., e.g. `make layers RUNTIME=python3.13`)"
+        )
+    if arch not in ARCHES:
+        raise ConfigError(
+            f"unsupported arch {arch!r}; supported: {', '.join(ARCHES)} "
+            "(set ARCH=..., e.g. `ARCH=arm64 make layers`)"
+        )
+    return Target(runtime, arch)
+
+
+@dataclass(frozen=True)
+class Pin:
+    name: str  # canonical (PEP 503) name
+    version: str
+    hashes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Omit:
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    directory: Path
+    position: int
+    description: str
+    omit: tuple[Omit, ...]
+    pins: tuple[Pin, ...]
+    smoke: str  # extra Python run by the import smoke test ("" for none)
+    inputs_sha256: str  # over layer.toml and requirements.txt: part of the input hash
+
+    @property
+    def lock(self) -> Path:
+        return self.directory / "requirements.txt"
+
+    @property
+    def omitted(self) -> frozenset[str]:
+        return frozenset(o.name for o in self.omit)
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def declared_layers(layers_dir: Path = LAYERS_DIR) -> list[str]:
+    """Every folder under layers/ that declares a layer (has a layer.toml)."""
+    return sorted(p.parent.name for p in layers_dir.glob("*/layer.toml"))
+
+
+def load_layers(names: list[str] | None = None, layers_dir: Path = LAYERS_DIR) -> list[Layer]:
+    """The requested layers (all when names is None), ordered by position.
+
+    The 5-layer limit is checked against all declared layers even when building one, because
+    the function attaches all of them."""
+    declared = declared_layers(layers_dir)
+    if not declared:
+        raise ConfigError(f"no layers declared: no {layers_dir}/*/layer.toml found")
+    if len(declared) > MAX_LAYERS:
+        raise ConfigError(
+            f"{len(declared)} layers are declared ({', '.join(declared)}) but a Lambda function "
+            f"can use at most {MAX_LAYERS}: merge some of them"
+        )
+    for name in names or []:
+        if name not in declared:
+            raise ConfigError(
+                f"unknown layer {name!r}; declared layers: {', '.join(declared)} "
+                f"(a layer is a folder {layers_dir.name}/<name>/ with layer.toml and "
+                "requirements.txt)"
+            )
+    everything = [load_layer(n, layers_dir) for n in declared]
+    positions: dict[int, str] = {}
+    for layer in everything:
+        if layer.position in positions:
+            raise ConfigError(
+                f"layers {positions[layer.position]!r} and {layer.name!r} both declare "
+                f"position = {layer.position} in layer.toml; positions must be unique"
+            )
+        positions[layer.position] = layer.name
+    chosen = [layer for layer in everything if names is None or layer.name in names]
+    return sorted(chosen, key=lambda layer: layer.position)
+
+
+def load_layer(name: str, layers_dir: Path = LAYERS_DIR) -> Layer:
+    directory = layers_dir / name
+    toml_path = directory / "layer.toml"
+    lock = directory / "requirements.txt"
+    try:
+        toml_bytes = toml_path.read_bytes()
+        meta = tomllib.loads(toml_bytes.decode())
+    except FileNotFoundError:
+        raise ConfigError(f"{_rel(toml_path)} is missing; see docs/layers.md") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{_rel(toml_path)} is not valid TOML: {exc}") from None
+    position = meta.get("position")
+    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        raise ConfigError(f"{_rel(toml_path)}: `position` must be a non-negative integer")
+    description = meta.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise ConfigError(f"{_rel(toml_path)}: `description` must be a non-empty string")
+    omit = tuple(_parse_omit(toml_path, meta.get("omit", [])))
+    smoke = meta.get("smoke", "")
+    if not isinstance(smoke, str):
+        raise ConfigError(f"{_rel(toml_path)}: `smoke` must be a string of Python code")
+    if not lock.is_file():
+        raise ConfigError(
+            f"{_rel(lock)} is missing: write {_rel(directory / 'requirements.in')} and run "
+            f"`make lock LAYER={name}`"
+        )
+    lock_bytes = lock.read_bytes()
+    pins = parse_lock(lock_bytes.decode(), lock, name)
+    for pin in pins:
+        if pin.name in {o.name for o in omit}:
+            raise ConfigError(
+                f"{_rel(lock)} pins {pin.name}, which {_rel(toml_path)} lists in `omit`: "
+                f"drop one of them (`make lock LAYER={name}` drops omitted packages)"
+            )
+    digest = hashlib.sha256(toml_bytes + b"\0" + lock_bytes).hexdigest()
+    return Layer(name, directory, position, description.strip(), omit, pins, smoke, digest)
+
+
+def _parse_omit(path: Path, raw: object) -> list[Omit]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{_rel(path)}: `omit` must be a list of {{name, reason}} tables")
+    out = []
+    for item in raw:
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("name"), str)
+            or not isinstance(item.get("reason"), str)
+            or not item["reason"].strip()
+        ):
+            raise ConfigError(
+                f"{_rel(path)}: every `omit` entry needs a name and a non-empty reason, "
+                f'e.g. {{ name = "requests", reason = "..." }}; got {item!r}'
+            )
+        out.append(Omit(canonical(item["name"]), item["reason"].strip()))
+    return out
+
+
+_REQ = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(?P<spec>[^;\s]*)")
+
+
+def parse_lock(text: str, path: Path, layer: str) -> tuple[Pin, ...]:
+    """Parse a pip-compile --generate-hashes lock; every line must be `name==version --hash=...`."""
+    fix = f"run `make lock LAYER={layer}`"
+    pins: list[Pin] = []
+    logical = re.sub(r"\\\s*\n", " ", text)
+    for lineno, raw in enumerate(logical.splitlines(), 1):
+        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+        if not line:
+            continue
+        if line.startswith("-"):
+            raise ConfigError(
+                f"{_rel(path)}: option line {line.split()[0]!r} is not supported in a layer lock "
+                f"(the builder sets index and platform options itself); {fix}"
+            )
+        match = _REQ.match(line)
+        if not match:
+            raise ConfigError(f"{_rel(path)}: cannot parse requirement {line!r}; {fix}")
+        spec = match["spec"]
+        name = canonical(match["name"])
+        if not spec.startswith("==") or any(c in spec[2:] for c in "*<>=!,~"):
+            raise ConfigError(
+                f"{_rel(path)}: {match['name']} is not pinned to an exact version "
+                f"({spec or 'no version'}); layers need `name==version` pins with hashes; {fix}"
+            )
+        hashes = tuple(re.findall(r"--hash=(\S+)", line))
+        if not hashes:
+            raise ConfigError(
+                f"{_rel(path)}: {match['name']}{spec} has no --hash; the builder installs with "
+                f"--require-hashes; {fix}"
+            )
+        pins.append(Pin(name, spec[2:], hashes))
+    if not pins:
+        raise ConfigError(f"{_rel(path)} pins nothing; {fix}")
+    names = [p.name for p in pins]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{_rel(path)} pins {', '.join(dupes)} more than once; {fix}")
+    return tuple(pins)
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
