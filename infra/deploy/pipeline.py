@@ -1,0 +1,172 @@
+"""`make deploy`: package → layers → bootstrap → upload → layer stacks → app stack → outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import botocore.exceptions
+
+from infra.deploy import artifacts, contract, layers, package, stacks, templates
+from infra.deploy.aws import Aws
+from infra.deploy.config import Config
+from infra.deploy.errors import DeployError
+
+Say = Callable[[str], None]
+MAX_LAYERS = 5  # Lambda's limit per function
+MAX_UNZIPPED = 250 * 1024 * 1024  # Lambda's limit for function plus layers, unzipped
+
+
+@dataclass
+class DeployReport:
+    stacks: dict[str, str] = field(default_factory=dict)  # stack name -> created|updated|unchanged
+    layer_arns: list[str] = field(default_factory=list)
+    code_key: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+    published_locally: list[str] = field(default_factory=list)
+
+
+def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
+    report = DeployReport()
+    function_zip = package.build(cfg.function_dir, cfg.build_dir / "function.zip")
+    say(f"function: {function_zip.path} ({function_zip.size} bytes, {function_zip.sha256[:12]}…)")
+    built = layers.select(cfg.build_dir / "layers", cfg.runtime, cfg.arch)
+    _check_limits(cfg, built)
+
+    body, tmpl = templates.load("bootstrap")
+    boot = stacks.deploy(aws.cfn, cfg.bootstrap_stack, body, tmpl, {}, say, cfg.poll_seconds)
+    report.stacks[boot.name] = boot.action
+    bucket = boot.outputs["ArtifactBucketName"]
+
+    report.code_key = f"function/{function_zip.sha256}.zip"
+    artifacts.ensure(aws.s3, bucket, report.code_key, function_zip.path, say)
+    for layer in built:
+        artifacts.ensure(aws.s3, bucket, layer.key, layer.zip_path, say)
+
+    body, tmpl = templates.load("layer")
+    for layer in built:
+        if layer.name in cfg.pins:
+            arn = _pinned_arn(cfg, aws, layer.name, cfg.pins[layer.name])
+            say(f"{cfg.layer_stack(layer.name)}: pinned to {arn} (stack left as is)")
+            report.layer_arns.append(arn)
+            continue
+        params = {
+            "LayerName": cfg.layer_name(layer.name),
+            "ContentBucket": bucket,
+            "ContentKey": layer.key,
+            "Runtime": cfg.runtime,
+            "Architecture": cfg.arch,
+            "Packages": layer.describe_packages(),
+        }
+        result = stacks.deploy(
+            aws.cfn, cfg.layer_stack(layer.name), body, tmpl, params, say, cfg.poll_seconds
+        )
+        report.stacks[result.name] = result.action
+        arn = result.outputs.get("LayerVersionArn", "")
+        if not arn.startswith("arn:"):
+            arn = _published_version(aws, params, result.name, say, report)
+        report.layer_arns.append(arn)
+
+    body, tmpl = templates.load("app")
+    params = {
+        "CodeBucket": bucket,
+        "CodeKey": report.code_key,
+        "LayerArns": ",".join(report.layer_arns),
+        "Runtime": cfg.runtime,
+        "Architecture": cfg.arch,
+        "MemorySize": str(cfg.memory),
+        "Timeout": str(cfg.timeout),
+        "ReservedConcurrency": str(cfg.concurrency),
+        "TextColumn": cfg.text_column,
+        "LogLevel": cfg.log_level,
+        "AlarmEmail": cfg.alarm_email,
+        **contract.alarm_parameters(cfg.function_dir),
+    }
+    app = stacks.deploy(aws.cfn, cfg.app_stack, body, tmpl, params, say, cfg.poll_seconds)
+    report.stacks[app.name] = app.action
+    report.outputs = app.outputs
+
+    if all(action == "unchanged" for action in report.stacks.values()):
+        say("nothing changed: every stack already matches the build and the settings")
+    say("outputs:")
+    for key, value in sorted(report.outputs.items()):
+        say(f"  {key:<17} {value}")
+    return report
+
+
+def _check_limits(cfg: Config, built: list[layers.BuiltLayer]) -> None:
+    unknown = sorted(set(cfg.pins) - {layer.name for layer in built})
+    if unknown:
+        raise DeployError(
+            f"PIN_LAYERS names unknown layers {unknown}; the layers are: "
+            + ", ".join(layer.name for layer in built)
+        )
+    if len(built) > MAX_LAYERS:
+        raise DeployError(
+            f"{len(built)} layers built, Lambda allows {MAX_LAYERS} per function",
+            "merge layers (layers/<name>/) so that at most five remain",
+        )
+
+
+def _pinned_arn(cfg: Config, aws: Aws, name: str, pin: str) -> str:
+    layer_name = cfg.layer_name(name)
+    arn = (
+        pin
+        if pin.startswith("arn:")
+        else (f"arn:{aws.partition}:lambda:{aws.region}:{aws.account}:layer:{layer_name}:{pin}")
+    )
+    try:
+        aws.lam.get_layer_version_by_arn(Arn=arn)
+    except botocore.exceptions.ClientError as exc:
+        versions = _versions(aws, layer_name)
+        raise DeployError(
+            f"PIN_LAYERS: layer version {arn} does not exist ({exc.response['Error']['Code']}); "
+            f"versions of {layer_name}: {', '.join(map(str, versions)) or 'none'}",
+            f"pin one of those, e.g. PIN_LAYERS={name}={versions[-1] if versions else 1}",
+        ) from exc
+    return arn
+
+
+def _versions(aws: Aws, layer_name: str) -> list[int]:
+    try:
+        pages = aws.lam.get_paginator("list_layer_versions").paginate(LayerName=layer_name)
+        return sorted(v["Version"] for page in pages for v in page["LayerVersions"])
+    except botocore.exceptions.ClientError:
+        return []
+
+
+def _published_version(
+    aws: Aws, params: dict[str, str], stack: str, say: Say, report: DeployReport
+) -> str:
+    """The layer version a layer stack declares, where the endpoint's CloudFormation did not
+    publish it (moto). Only against a local endpoint: found by its content key in the
+    description, else published once through the Lambda API from the same bucket and key,
+    which is exactly what CloudFormation does on AWS (where the stack's output is used)."""
+    if not aws.local_endpoint:
+        raise DeployError(
+            f"stack {stack} reports no LayerVersionArn output",
+            f"inspect it (`aws cloudformation describe-stacks --stack-name {stack}`)",
+        )
+    description = f"{params['Packages']} ({params['ContentKey']})"
+    pages = aws.lam.get_paginator("list_layer_versions").paginate(LayerName=params["LayerName"])
+    try:
+        for page in pages:
+            for version in page["LayerVersions"]:
+                if version.get("Description") == description:
+                    return version["LayerVersionArn"]
+    except botocore.exceptions.ClientError:
+        pass
+    published = aws.lam.publish_layer_version(
+        LayerName=params["LayerName"],
+        Description=description,
+        Content={"S3Bucket": params["ContentBucket"], "S3Key": params["ContentKey"]},
+        CompatibleRuntimes=[params["Runtime"]],
+        CompatibleArchitectures=[params["Architecture"]],
+    )
+    arn = published["LayerVersionArn"]
+    say(
+        f"  {aws.local_endpoint}: the stack published no version; published {arn} "
+        "(local endpoints only)"
+    )
+    report.published_locally.append(arn)
+    return arn

@@ -1,0 +1,102 @@
+"""`make redrive`: send the events waiting in the failure queue back to the function.
+
+Each message is Lambda's on-failure destination record; its `requestPayload` is the original
+S3 event. It is invoked synchronously, so the outcome is known: a success removes the
+message, a failure leaves it in the queue (visible again at once) and is reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.deploy import stacks
+from infra.deploy.aws import Aws
+from infra.deploy.config import Config
+from infra.deploy.errors import DeployError
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RedriveReport:
+    succeeded: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def redrive(cfg: Config, aws: Aws, say: Say = print, max_messages: int = 1000) -> RedriveReport:
+    name = cfg.app_stack
+    if stacks.describe(aws.cfn, name) is None:
+        raise DeployError(f"stack {name} does not exist", "run `make deploy` first")
+    ids = stacks.physical_ids(aws.cfn, name)
+    queue, function = ids["FailureQueue"], ids["Function"]
+    report = RedriveReport()
+    retry_later: list[str] = []  # receipt handles of failures, made visible again at the end
+    received = 0
+    while received < max_messages:
+        batch = aws.sqs.receive_message(
+            QueueUrl=queue,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            VisibilityTimeout=cfg.timeout + 60,
+        ).get("Messages", [])
+        if not batch:
+            break
+        for message in batch:
+            received += 1
+            label, payload = _payload(message)
+            if payload is None:
+                report.skipped.append(label)
+                retry_later.append(message["ReceiptHandle"])
+                say(f"  skipped {label}: not a Lambda destination record")
+                continue
+            error = _invoke(aws.lam, function, payload)
+            if error is None:
+                aws.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                report.succeeded.append(label)
+                say(f"  ok      {label}")
+            else:
+                report.failed.append(label)
+                retry_later.append(message["ReceiptHandle"])
+                say(f"  failed  {label}: {error}")
+    for handle in retry_later:
+        aws.sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=handle, VisibilityTimeout=0)
+    say(
+        f"redrive: {len(report.succeeded)} succeeded (removed from the queue), "
+        f"{len(report.failed)} failed again and {len(report.skipped)} skipped (left in the queue)"
+    )
+    if not received:
+        say("the failure queue is empty")
+    return report
+
+
+def _payload(message: dict) -> tuple[str, dict | None]:
+    try:
+        record = json.loads(message["Body"])
+        payload = record["requestPayload"]
+    except (ValueError, KeyError, TypeError):
+        return message.get("MessageId", "?"), None
+    keys = [
+        f"s3://{r['s3']['bucket']['name']}/{r['s3']['object']['key']}"
+        for r in (payload.get("Records") or [])
+        if isinstance(r, dict) and "s3" in r
+    ]
+    return (", ".join(keys) or message.get("MessageId", "?")), payload
+
+
+def _invoke(lam: Any, function: str, payload: dict) -> str | None:
+    """None on success, else the function's error in one line."""
+    response = lam.invoke(
+        FunctionName=function, InvocationType="RequestResponse", Payload=json.dumps(payload)
+    )
+    body = response["Payload"].read() if response.get("Payload") else b""
+    if response.get("FunctionError") or response.get("StatusCode", 200) >= 300:
+        try:
+            detail = json.loads(body)
+            return f"{detail.get('errorType', 'Error')}: {detail.get('errorMessage', '')}"
+        except (ValueError, AttributeError):
+            return body.decode("utf-8", "replace")[:300] or "function error"
+    return None

@@ -1,0 +1,45 @@
+"""Read the CloudFormation templates (YAML with short-form intrinsics) as plain data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.deploy.config import TEMPLATES
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that maps `!Ref x` to {"Ref": x} and `!Sub …` to {"Fn::Sub": …}."""
+
+
+def _intrinsic(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def parse(body: str) -> dict[str, Any]:
+    if body.lstrip().startswith("{"):
+        import json
+
+        return json.loads(body)
+    return yaml.load(body, Loader=_CfnLoader)
+
+
+def load(name: str, directory: Path = TEMPLATES) -> tuple[str, dict[str, Any]]:
+    """(body, parsed) of infra/templates/<name>.yaml."""
+    body = (directory / f"{name}.yaml").read_text()
+    return body, parse(body)
