@@ -116,7 +116,8 @@ def _pinned_arn(cfg: Config, aws: Aws, name: str, pin: str) -> str:
         else (f"arn:{aws.partition}:lambda:{aws.region}:{aws.account}:layer:{layer_name}:{pin}")
     )
     try:
-        aws.lam.get_layer_version_by_arn(Arn=arn)
+        layer_arn, number = arn.rsplit(":", 1)
+        aws.lam.get_layer_version(LayerName=layer_arn, VersionNumber=int(number))
     except botocore.exceptions.ClientError as exc:
         versions = _versions(aws, layer_name)
         raise DeployError(
