@@ -27,7 +27,9 @@ def write_zip(root: Path, zip_path: Path) -> tuple[int, int]:
         rel = Path(folder).relative_to(root).as_posix()
         if rel != ".":
             dirs.append(rel + "/")
-        files += [((Path(rel) / n).as_posix() if rel != "." else n, Path(folder) / n) for n in names]
+        files += [
+            ((Path(rel) / n).as_posix() if rel != "." else n, Path(folder) / n) for n in names
+        ]
     entries = sorted([(d, None) for d in dirs] + files, key=lambda e: e[0])
     unzipped = 0
     tmp = zip_path.with_name(zip_path.name + ".tmp")
@@ -45,7 +47,9 @@ def write_zip(root: Path, zip_path: Path) -> tuple[int, int]:
             unzipped += len(data)
             info.external_attr = (stat.S_IFREG | FILE_MODE) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL)
+            archive.writestr(
+                info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
+            )
     os.replace(tmp, zip_path)
     return zip_path.stat().st_size, unzipped
 

@@ -159,9 +159,7 @@ class DockerBuilder:
 
     def _run(self, command: list[str], volumes: dict, what: str) -> str:
         env = hermetic_env(HOME="/tmp")
-        env.pop("PATH", None)  # the image's PATH finds its Python
-        env.pop("HOME", None)
-        env["HOME"] = "/tmp"
+        env.pop("PATH", None)  # the image's own PATH finds its Python
         container = self.client.containers.run(
             self.image,
             command,
@@ -239,8 +237,9 @@ def _docker_image(target: Target, image: str):
         image_obj = client.images.get(image)
     except ImageNotFound:
         try:
-            repository, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (
-                image, "", "latest")
+            repository, _, tag = (
+                image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+            )
             image_obj = client.images.pull(repository, tag=tag or "latest")
         except DockerException as exc:
             raise BuilderUnavailable(
@@ -269,4 +268,5 @@ def _tail(text: str, lines: int = 25) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    text = str(getattr(exc, "explanation", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]

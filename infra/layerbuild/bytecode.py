@@ -67,9 +67,17 @@ def find_host_interpreter(target: Target) -> Interpreter | None:
 def _version_of(python: str) -> str | None:
     try:
         out = subprocess.run(
-            [python, "-I", "-c", "import platform, sys; "
-             "print(platform.python_version() if sys.implementation.name == 'cpython' else '')"],
-            capture_output=True, text=True, timeout=30, check=True,
+            [
+                python,
+                "-I",
+                "-c",
+                "import platform, sys; "
+                "print(platform.python_version() if sys.implementation.name == 'cpython' else '')",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -108,8 +108,9 @@ def check_layer_tree(layer: Layer, site: Path, target: Target) -> dict[str, str]
                     f"(run `make lock LAYER={layer.name}` or add it to `omit` with a reason)"
                 )
             elif not req.specifier.contains(dists[dep].version, prereleases=True):
-                problems.append(f"{dist.name} requires {req} but the lock pins {dep} "
-                                f"{dists[dep].version}")
+                problems.append(
+                    f"{dist.name} requires {req} but the lock pins {dep} {dists[dep].version}"
+                )
     problems += check_elf_machines(site.rglob("*"), target)
     if problems:
         raise VerificationError(
@@ -166,14 +167,16 @@ def check_conflicts(zips: dict[str, Path]) -> None:
     if clashes:
         raise VerificationError(
             "two layers ship the same top-level package (the later one would shadow the "
-            "other in /opt/python):\n  - " + "\n  - ".join(clashes)
+            "other in /opt/python):\n  - "
+            + "\n  - ".join(clashes)
             + "\n  fix: keep each package in one layer (drop it from the other's lock and list "
             "it under `omit` there)"
         )
 
 
-def check_runtime_compat(layer_dists: dict[str, dict[str, str]], runtime_dir: Path,
-                         target: Target) -> list[str]:
+def check_runtime_compat(
+    layer_dists: dict[str, dict[str, str]], runtime_dir: Path, target: Target
+) -> list[str]:
     """The layers come before /var/runtime on sys.path, so any package they share with the
     runtime's boto3 stack (python-dateutil, jmespath, six, urllib3...) is what boto3 imports:
     it must satisfy boto3/botocore/s3transfer's own requirements. Returns what was checked."""
@@ -200,8 +203,9 @@ def check_runtime_compat(layer_dists: dict[str, dict[str, str]], runtime_dir: Pa
     return checked
 
 
-def lambda_sys_path(opt: Path, runtime_dir: Path, target: Target,
-                    task_root: Path = FUNCTION_DIR) -> list[str]:
+def lambda_sys_path(
+    opt: Path, runtime_dir: Path, target: Target, task_root: Path = FUNCTION_DIR
+) -> list[str]:
     """Lambda's module search path for the Python runtimes, before the standard library:
     the task root, the layers' two folders, then the runtime (/var/runtime: boto3, awslambdaric).
     """
@@ -241,7 +245,8 @@ print(json.dumps(results))
 
 def importable_modules(zip_path: Path) -> list[str]:
     return sorted(
-        name for name in top_levels(zip_path)
+        name
+        for name in top_levels(zip_path)
         if not name.endswith((".dist-info", ".libs", ".data")) and name.isidentifier()
     )
 
@@ -292,8 +297,12 @@ def smoke_test(
             "POWERTOOLS_METRICS_NAMESPACE": "Smoke",
         }
         done = subprocess.run(
-            [python, "-I", "-S", "-c", script], env=env, capture_output=True, text=True,
-            timeout=300, cwd=tmp,
+            [python, "-I", "-S", "-c", script],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp,
         )
         if done.returncode != 0:
             raise VerificationError(

@@ -1,0 +1,271 @@
+"""`build`: for each layer resolve -> install -> slim -> compile -> zip -> verify (one progress
+line per step), skipping layers whose input hash is unchanged; then, across the target's
+layers, the conflict check, the size table and gate, the runtime check and the smoke test.
+The manifest is written only when all of that passed, so a failed build is retried."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infra.layerbuild import archive, bytecode, manifest, sizes, verify
+from infra.layerbuild.builders import Builder, select_builder
+from infra.layerbuild.config import BUILD_DIR, LAYERS_DIR, ROOT, Layer, Target, load_layers
+from infra.layerbuild.config import make_target
+from infra.layerbuild.errors import LayerBuildError
+from infra.layerbuild.runtime import ensure_runtime
+from infra.layerbuild.slim import slim
+from infra.layerbuild.tags import platform_tags
+
+Out = Callable[[str], None]
+
+
+@dataclass
+class BuildReport:
+    target: Target
+    built: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    entries: list[dict] = field(default_factory=list)  # the target's manifest entries
+    smoke: dict | None = None
+
+
+def zip_name(layer: str, target: Target) -> str:
+    return f"{layer}-{target.label}.zip"
+
+
+def input_hash(layer: Layer, target: Target, builder: Builder) -> str:
+    """Everything the zip's bytes depend on: the layer's files, the target, the builder (image
+    or interpreter) and the builder's own code."""
+    code = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        code.update(path.name.encode() + b"\0" + path.read_bytes())
+    payload = {
+        "layer": layer.inputs_sha256,
+        "target": target.label,
+        "tags": platform_tags(target),
+        "builder": builder.identity(),
+        "code": code.hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def build(
+    names: list[str] | None,
+    runtime: str,
+    arch: str,
+    *,
+    build_dir: Path = BUILD_DIR,
+    layers_dir: Path = LAYERS_DIR,
+    function_root: Path = ROOT,
+    builder: Builder | None = None,
+    force: bool = False,
+    size_limit: int = sizes.LAMBDA_UNZIPPED_LIMIT,
+    out: Out = print,
+) -> BuildReport:
+    target = make_target(runtime, arch)
+    layers = load_layers(names, layers_dir)
+    declared = load_layers(None, layers_dir)
+    out_dir = build_dir / "layers"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = BuildReport(target)
+    with _exclusive(out_dir):
+        builder = builder or select_builder(target, warn=out)
+        entries = manifest.load(out_dir)
+        fresh: dict[str, tuple[Layer, dict]] = {}
+        for layer in layers:
+            digest = input_hash(layer, target, builder)
+            zip_path = out_dir / zip_name(layer.name, target)
+            previous = manifest.find(entries, layer.name, target.runtime, target.arch)
+            if (
+                not force
+                and previous
+                and previous.get("input_hash") == digest
+                and zip_path.is_file()
+                and archive.sha256_file(zip_path) == previous.get("sha256")
+            ):
+                out(
+                    f"[{layer.name} {target.label}] up to date: input {digest[:12]}, "
+                    f"sha256 {previous['sha256'][:12]} (no rebuild)"
+                )
+                report.skipped.append(layer.name)
+                continue
+            fresh[layer.name] = (layer, build_layer(layer, target, builder, digest, zip_path, out))
+        for _, entry in fresh.values():
+            entries = manifest.upsert(entries, entry)
+        current = [
+            e
+            for e in entries
+            if (e["runtime"], e["arch"]) == (target.runtime, target.arch)
+            and e["name"] in {d.name for d in declared}
+            and (out_dir / e["zip"]).is_file()
+        ]
+        by_name = {layer.name: layer for layer in declared}
+        verify.check_conflicts({e["name"]: out_dir / e["zip"] for e in current})
+        rows = [sizes.Row(e["name"], e["zipped_bytes"], e["unzipped_bytes"]) for e in current]
+        missing = sorted({d.name for d in declared} - {e["name"] for e in current})
+        rows.append(sizes.function_row(function_root))
+        out(
+            f"sizes for {target.label}"
+            + (f" (not built yet: {', '.join(missing)})" if missing else "")
+            + ":\n"
+            + sizes.table(rows, size_limit)
+        )
+        sizes.gate(rows, size_limit)
+        for entry in current:
+            if entry["unzipped_bytes"] > sizes.TARGET_LAYER_BYTES:
+                out(
+                    f"note: layer {entry['name']} is {entry['unzipped_bytes']:,} bytes unzipped, "
+                    f"over our {sizes.TARGET_LAYER_BYTES:,}-byte budget per layer"
+                )
+        if fresh:
+            report.smoke = verify_target(
+                [(by_name[e["name"]], out_dir / e["zip"], e["packages"]) for e in current],
+                target,
+                builder,
+                build_dir,
+                function_root,
+                out,
+            )
+            manifest.save(out_dir, entries)
+        report.built = list(fresh)
+        report.entries = current
+    return report
+
+
+def build_layer(
+    layer: Layer, target: Target, builder: Builder, digest: str, zip_path: Path, out: Out
+) -> dict:
+    tag = f"[{layer.name} {target.label}]"
+    step = _Steps(tag, out)
+    with tempfile.TemporaryDirectory(prefix=f"layer-{layer.name}-") as tmp:
+        root = Path(tmp)
+        site = root / "python"
+        site.mkdir()
+        with step("resolve") as note:
+            note(
+                f"{len(layer.pins)} pinned: "
+                + ", ".join(f"{p.name}=={p.version}" for p in layer.pins)
+                + f"; builder {builder.kind}"
+            )
+        with step("install") as note:
+            builder.install(layer.lock, root)
+            note(_tree_size(site))
+        with step("slim") as note:
+            removed = slim(site)
+            note(f"removed {removed.files:,} files / {removed.bytes:,} bytes -> {_tree_size(site)}")
+        with step("compile") as note:
+            if builder.compile(root):
+                note(
+                    f"{bytecode.count_bytecode(site):,} .pyc (unchecked-hash) -> {_tree_size(site)}"
+                )
+            else:
+                note(f"skipped: no Python {target.dotted} here, cold starts will be slower")
+        with step("zip") as note:
+            zipped, unzipped = archive.write_zip(root, zip_path)
+            sha = archive.sha256_file(zip_path)
+            note(
+                f"{zip_path.name} {zipped:,} bytes zipped, {unzipped:,} unzipped, sha256 {sha[:12]}"
+            )
+        with step("verify") as note:
+            packages = verify.check_layer_tree(layer, site, target)
+            elves = len([p for p in site.rglob("*.so*") if p.is_file()])
+            note(
+                f"{len(packages)} packages at pinned versions, {elves} shared objects all "
+                f"{target.machine}, wheel tags fit {target.runtime}"
+            )
+        return {
+            "name": layer.name,
+            "position": layer.position,
+            "runtime": target.runtime,
+            "arch": target.arch,
+            "zip": zip_path.name,
+            "sha256": sha,
+            "zipped_bytes": zipped,
+            "unzipped_bytes": unzipped,
+            "packages": packages,
+            "input_hash": digest,
+            "builder": builder.describe(),
+        }
+
+
+def verify_target(
+    layers: list[tuple[Layer, Path, dict]],
+    target: Target,
+    builder: Builder,
+    build_dir: Path,
+    function_root: Path,
+    out: Out,
+) -> dict | None:
+    started = time.monotonic()
+    runtime_dir = ensure_runtime(target.runtime, target.arch, build_dir=build_dir)
+    checked = verify.check_runtime_compat(
+        {layer.name: pkgs for layer, _, pkgs in layers}, runtime_dir, target
+    )
+    out(
+        f"[{target.label}] runtime  layers' copies of boto3's dependencies satisfy it: "
+        + ("; ".join(checked) or "none shared")
+        + f" ({time.monotonic() - started:.1f}s)"
+    )
+    interpreter = getattr(builder, "interpreter", None) or bytecode.find_host_interpreter(target)
+    if target.arch != "x86_64" or interpreter is None:
+        why = (
+            "arm64 cannot run here"
+            if target.arch != "x86_64"
+            else (f"no local Python {target.dotted}")
+        )
+        out(
+            f"[{target.label}] smoke    skipped ({why}): checked instead that every shared "
+            f"object is a {target.machine} ELF and every wheel tag fits {target.runtime}"
+        )
+        return None
+    started = time.monotonic()
+    result = verify.smoke_test(
+        interpreter.path, layers, runtime_dir, target, function_root / "functions" / "sentiment"
+    )
+    out(
+        f"[{target.label}] smoke    Python {interpreter.version} -I with Lambda's sys.path: "
+        f"imported {', '.join(result['imported'])}; layer checks passed; boto3 "
+        f"{result['boto3']} S3 client ok; bytecode "
+        f"{'used as shipped' if result['bytecode_used'] else 'not shipped'} "
+        f"({time.monotonic() - started:.1f}s)"
+    )
+    return result
+
+
+class _Steps:
+    def __init__(self, tag: str, out: Out):
+        self.tag, self.out = tag, out
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[Callable[[str], None]]:
+        notes: list[str] = []
+        started = time.monotonic()
+        try:
+            yield notes.append
+        except LayerBuildError as exc:
+            self.out(f"{self.tag} {name:<8} FAILED ({time.monotonic() - started:.1f}s)")
+            raise LayerBuildError(f"{self.tag} {name}: {exc}") from None
+        self.out(f"{self.tag} {name:<8} {' '.join(notes)} ({time.monotonic() - started:.1f}s)")
+
+
+def _tree_size(site: Path) -> str:
+    files = [p for p in site.rglob("*") if p.is_file()]
+    return f"{len(files):,} files, {sum(p.stat().st_size for p in files):,} bytes"
+
+
+@contextmanager
+def _exclusive(out_dir: Path) -> Iterator[None]:
+    """One build per output folder at a time (manifest and zips are shared)."""
+    with (out_dir / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
