@@ -1,0 +1,158 @@
+"""What the templates promise, read statically: settings and metric names agree with the
+function, least privilege, retained layer versions, no exports, a reason for every resource."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from csv_sentiment import metrics
+from csv_sentiment.settings import SPECS
+from infra.deploy import contract, templates
+from infra.deploy.config import TEMPLATES
+from tests.conftest import FUNCTION_DIR
+
+NAMES = ("bootstrap", "layer", "app")
+
+
+@pytest.fixture(scope="module")
+def app() -> dict:
+    return templates.load("app")[1]
+
+
+def test_every_environment_variable_the_template_sets_is_a_function_setting(app):
+    variables = app["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+    known = {spec.env for spec in SPECS}
+    assert set(variables) <= known, set(variables) - known
+    required = {spec.env for spec in SPECS if spec.default is None}
+    assert required <= set(variables)
+    for name in ("INPUT_PREFIX", "TEXT_COLUMN", "POWERTOOLS_SERVICE_NAME",
+                 "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"):  # fmt: skip
+        assert name in variables
+
+
+def test_files_failed_alarm_uses_the_functions_metric_namespace_and_dimension(app):
+    alarm = app["Resources"]["FilesFailedAlarm"]["Properties"]
+    assert alarm["MetricName"] == {"Ref": "FilesFailedMetric"}
+    assert alarm["Namespace"] == {"Ref": "MetricsNamespace"}
+    assert alarm["Dimensions"] == [
+        {"Name": {"Ref": "ServiceDimension"}, "Value": {"Ref": "ServiceName"}}
+    ]
+    env = app["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+    # The function emits under the same parameters the alarm watches.
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
+    assert env["POWERTOOLS_SERVICE_NAME"] == {"Ref": "ServiceName"}
+    # The deployer passes the values declared in metrics.py, and the defaults agree too.
+    passed = contract.alarm_parameters(FUNCTION_DIR)
+    declared = {
+        "FilesFailedMetric": metrics.FILES_FAILED,
+        "MetricsNamespace": metrics.DEFAULT_NAMESPACE,
+        "ServiceName": metrics.DEFAULT_SERVICE,
+        "ServiceDimension": metrics.SERVICE_DIMENSION,
+    }
+    assert passed == declared
+    assert {k: app["Parameters"][k]["Default"] for k in declared} == declared
+
+
+def _statements(app: dict) -> dict[str, dict]:
+    policies = app["Resources"]["FunctionRole"]["Properties"]["Policies"]
+    return {s["Sid"]: s for p in policies for s in p["PolicyDocument"]["Statement"]}
+
+
+def test_role_grants_exactly_what_the_function_does_and_no_wildcard_action(app):
+    statements = _statements(app)
+    actions = {sid: sorted(s["Action"]) for sid, s in statements.items()}
+    assert actions == {
+        "ReadInputs": ["s3:GetObject", "s3:GetObjectVersion"],
+        "WriteResults": sorted(["s3:PutObject", "s3:GetObject", "s3:DeleteObject",
+                                "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]),
+        "MissingKeysAre404Not403": ["s3:ListBucket"],
+        "OwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "FailureDestination": ["sqs:SendMessage"],
+    }  # fmt: skip
+    assert all(s["Effect"] == "Allow" for s in statements.values())
+    assert not [a for acts in actions.values() for a in acts if "*" in a]
+    assert statements["ReadInputs"]["Resource"]["Fn::Sub"].endswith("/${InputPrefix}*")
+    prefixes = [r["Fn::Sub"].rsplit("/", 2)[-2] for r in statements["WriteResults"]["Resource"]]
+    assert prefixes == ["scored", "reports", "errors"]
+
+
+def test_trigger_is_object_created_under_the_prefix_for_csv_and_csv_gz(app):
+    bucket = app["Resources"]["InputBucket"]
+    configs = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    rules = [
+        (c["Event"], {r["Name"]: r["Value"] for r in c["Filter"]["S3Key"]["Rules"]})
+        for c in configs
+    ]
+    assert rules == [
+        ("s3:ObjectCreated:*", {"prefix": {"Ref": "InputPrefix"}, "suffix": ".csv"}),
+        ("s3:ObjectCreated:*", {"prefix": {"Ref": "InputPrefix"}, "suffix": ".csv.gz"}),
+    ]
+    # The cycle bucket -> permission -> function is broken by a built name, scoped twice.
+    permission = app["Resources"]["InputInvokePermission"]["Properties"]
+    assert bucket["DependsOn"] == "InputInvokePermission"
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert bucket["Properties"]["BucketName"]["Fn::Sub"] in permission["SourceArn"]["Fn::Sub"]
+
+
+def test_buckets_are_private_encrypted_tls_only_and_retained(app):
+    boot = templates.load("bootstrap")[1]
+    buckets = {**app["Resources"], **boot["Resources"]}
+    for name in ("InputBucket", "OutputBucket", "ArtifactBucket"):
+        bucket = buckets[name]
+        props = bucket["Properties"]
+        assert all(props["PublicAccessBlockConfiguration"].values()), name
+        assert props["BucketEncryption"], name
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}, name
+        assert bucket["DeletionPolicy"] == "Retain", name
+        policy = buckets[f"{name}Policy"]["Properties"]["PolicyDocument"]["Statement"][0]
+        assert policy["Effect"] == "Deny"
+        assert policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    output = app["Resources"]["OutputBucket"]["Properties"]["NotificationConfiguration"]
+    assert output == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+
+
+def test_failures_go_to_an_encrypted_queue_with_bounded_retries(app):
+    config = app["Resources"]["EventInvokeConfig"]["Properties"]
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["FailureQueue", "Arn"]
+    }
+    assert app["Parameters"]["MaximumRetryAttempts"]["MaxValue"] == 2
+    assert app["Parameters"]["MaximumEventAgeSeconds"]["MaxValue"] == 21600
+    assert app["Resources"]["FailureQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_layer_versions_are_retained_and_content_addressed():
+    layer = templates.load("layer")[1]
+    resource = layer["Resources"]["Layer"]
+    assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+    assert resource["Properties"]["Content"]["S3Key"] == {"Ref": "ContentKey"}
+    assert re.search(r"\[0-9a-f\]\{64\}", layer["Parameters"]["ContentKey"]["AllowedPattern"])
+
+
+def test_layer_arns_reach_the_app_as_one_ordered_list_parameter_not_exports(app):
+    assert app["Parameters"]["LayerArns"]["Type"] == "CommaDelimitedList"
+    assert app["Resources"]["Function"]["Properties"]["Layers"] == {"Ref": "LayerArns"}
+    for name in NAMES:
+        body, tmpl = templates.load(name)
+        assert "ImportValue" not in body
+        assert not [o for o in tmpl.get("Outputs", {}).values() if "Export" in o], name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_resource_has_a_one_line_comment_saying_why(name):
+    lines = (TEMPLATES / f"{name}.yaml").read_text().splitlines()
+    start = lines.index("Resources:")
+    missing = []
+    for i, line in enumerate(lines[start + 1 :], start + 1):
+        if re.match(r"^[A-Za-z]", line):
+            break  # the next top-level section
+        if not re.match(r"^  [A-Za-z0-9]+:\s*$", line):
+            continue
+        one_line = lines[i - 1].startswith("  # Why: ") and not lines[i - 2].lstrip().startswith(
+            "#"
+        )
+        if not one_line:
+            missing.append(line.strip())
+    assert not missing
