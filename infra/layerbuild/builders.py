@@ -82,13 +82,14 @@ class PipBuilder:
 
     def install(self, lock: Path, layer_root: Path) -> None:
         bundle = ca_bundle()
-        cmd = [sys.executable, "-m", "pip"] + pip_install_args(
+        args = pip_install_args(
             str(lock),
             str(layer_root / "python"),
             self.target,
             str(pip_cache_dir()),
             str(bundle[0]) if bundle else None,
         )
+        cmd = [sys.executable, "-m", "pip", *args]
         _run(cmd, "pip install")
 
     def compile(self, layer_root: Path) -> bool:
@@ -246,7 +247,9 @@ def _docker_image(target: Target, image: str):
                 f"build image {image} is neither present nor pullable ({_first_line(exc)})"
             ) from None
     except DockerException as exc:
-        raise BuilderUnavailable(f"cannot inspect build image {image} ({_first_line(exc)})")
+        raise BuilderUnavailable(
+            f"cannot inspect build image {image} ({_first_line(exc)})"
+        ) from None
     architecture = image_obj.attrs.get("Architecture")
     if architecture and architecture != DOCKER_ARCH[target.arch]:
         raise BuilderUnavailable(

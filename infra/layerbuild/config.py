@@ -38,11 +38,11 @@ class Target:
 
     @property
     def dotted(self) -> str:
-        return "%d.%d" % self.version
+        return "{}.{}".format(*self.version)
 
     @property
     def nodot(self) -> str:
-        return "%d%d" % self.version
+        return "{}{}".format(*self.version)
 
     @property
     def machine(self) -> str:
@@ -199,7 +199,7 @@ def _parse_omit(path: Path, raw: object) -> list[Omit]:
     return out
 
 
-_REQ = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(?P<spec>[^;\s]*)")
+_REQ = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(?P<spec>[=<>!~][^;\s]*)?")
 
 
 def parse_lock(text: str, path: Path, layer: str) -> tuple[Pin, ...]:
@@ -207,7 +207,7 @@ def parse_lock(text: str, path: Path, layer: str) -> tuple[Pin, ...]:
     fix = f"run `make lock LAYER={layer}`"
     pins: list[Pin] = []
     logical = re.sub(r"\\\s*\n", " ", text)
-    for lineno, raw in enumerate(logical.splitlines(), 1):
+    for raw in logical.splitlines():
         line = re.sub(r"(^|\s)#.*$", "", raw).strip()
         if not line:
             continue
@@ -219,7 +219,7 @@ def parse_lock(text: str, path: Path, layer: str) -> tuple[Pin, ...]:
         match = _REQ.match(line)
         if not match:
             raise ConfigError(f"{_rel(path)}: cannot parse requirement {line!r}; {fix}")
-        spec = match["spec"]
+        spec = match["spec"] or ""
         name = canonical(match["name"])
         if not spec.startswith("==") or any(c in spec[2:] for c in "*<>=!,~"):
             raise ConfigError(

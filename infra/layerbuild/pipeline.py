@@ -17,8 +17,15 @@ from pathlib import Path
 
 from infra.layerbuild import archive, bytecode, manifest, sizes, verify
 from infra.layerbuild.builders import Builder, select_builder
-from infra.layerbuild.config import BUILD_DIR, LAYERS_DIR, ROOT, Layer, Target, load_layers
-from infra.layerbuild.config import make_target
+from infra.layerbuild.config import (
+    BUILD_DIR,
+    LAYERS_DIR,
+    ROOT,
+    Layer,
+    Target,
+    load_layers,
+    make_target,
+)
 from infra.layerbuild.errors import LayerBuildError
 from infra.layerbuild.runtime import ensure_runtime
 from infra.layerbuild.slim import slim

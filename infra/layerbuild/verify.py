@@ -158,7 +158,7 @@ def check_conflicts(zips: dict[str, Path]) -> None:
     for layer, path in zips.items():
         for name in sorted(top_levels(path)):
             if name.endswith(".dist-info"):
-                key = "dist:" + canonical(name.rsplit("-", 1)[0])
+                key = "dist:" + canonical(name.removesuffix(".dist-info").rsplit("-", 1)[0])
             else:
                 key = name
             if key in seen and seen[key] != layer:
