@@ -1,0 +1,255 @@
+"""Handler throughput and memory against a local S3 endpoint (moto server, another process).
+
+Prints, from one run on this machine: the raw vaderSentiment `polarity_scores` loop (the
+baseline), our handler with each engine, the naive "whitepaper" approach (download to /tmp,
+pandas, score, write to /tmp, upload), their rows/s, ratios to the baseline and peak RSS;
+then the handler's peak RSS on a generated file of a few hundred MB (1 GB with --big), to
+show that memory stays flat with input size.
+
+    .venv/bin/python tests/bench/bench_handler.py [--copies 10] [--big-mb 300] [--big]
+
+Each measurement runs in a fresh child process so that peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTION_DIR = ROOT / "functions" / "sentiment"
+CORPUS = ROOT.parent / "shared" / "data" / "vader-icwsm2014" / "corpus.csv"
+INPUT, OUTPUT = "bench-input", "bench-output"
+LAMBDA_MAX_SECONDS = 900
+FULL_VCPU_MB = 1769  # Lambda gives one full vCPU at this memory size
+
+
+def make_corpus_copies(path: Path, copies: int) -> int:
+    """The corpus repeated, each copy's texts made unique with a trailing number token so
+    that no cache of repeated texts can win."""
+    with CORPUS.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    t = header.index("text")
+    n = 0
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        for c in range(copies):
+            for row in body:
+                row = list(row)
+                row[t] = f"{row[t]} {c}"
+                w.writerow(row)
+                n += 1
+    return n
+
+
+def make_big(path: Path, megabytes: int) -> int:
+    """A generated file of about `megabytes` MB built from corpus rows (unique texts)."""
+    with CORPUS.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))[1:]
+    n = 0
+    target = megabytes * 1024 * 1024
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["dataset", "id", "human_mean", "text"])
+        while f.tell() < target:
+            for row in rows:
+                w.writerow([row[0], row[1], row[2], f"{row[3]} {n}"])
+                n += 1
+    return n
+
+
+# ---- children: each prints one JSON line with its figures ---------------------------------
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_raw(path: str) -> dict:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        t = next(reader).index("text")
+        texts = [row[t] for row in reader]
+    analyzer = SentimentIntensityAnalyzer()
+    started = time.perf_counter()
+    for text in texts:
+        analyzer.polarity_scores(text)
+    return {"rows": len(texts), "seconds": time.perf_counter() - started}
+
+
+def child_handler(key: str) -> dict:
+    sys.path.insert(0, str(FUNCTION_DIR))
+    import boto3
+
+    import handler
+
+    head = boto3.client("s3").head_object(Bucket=INPUT, Key=key)
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": INPUT},
+                    "object": {"key": key, "size": head["ContentLength"], "eTag": head["ETag"]},
+                },
+            }
+        ]
+    }
+
+    class Context:
+        aws_request_id = "bench"
+        function_name = "bench"
+        memory_limit_in_mb = 1769
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return 3_600_000
+
+    started = time.perf_counter()
+    result = handler.lambda_handler(event, Context())["results"][0]
+    seconds = time.perf_counter() - started
+    assert result["status"] == "succeeded", result
+    return {"rows": result["rows"]["total"], "seconds": seconds, "engine": handler.SCORER.name}
+
+
+def child_naive(key: str) -> dict:
+    """The whitepaper's approach: whole file to /tmp, pandas, score, whole output, upload."""
+    import boto3
+    import pandas as pd
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    s3 = boto3.client("s3")
+    analyzer = SentimentIntensityAnalyzer()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "in.csv"), os.path.join(tmp, "out.csv")
+        s3.download_file(INPUT, key, src)
+        df = pd.read_csv(src)
+        scores = df["text"].astype(str).apply(analyzer.polarity_scores)
+        df = pd.concat([df, pd.DataFrame(list(scores))], axis=1)
+        df.to_csv(dst, index=False)
+        s3.upload_file(dst, OUTPUT, "naive/" + key)
+    return {"rows": len(df), "seconds": time.perf_counter() - started}
+
+
+CHILDREN = {"raw": child_raw, "handler": child_handler, "naive": child_naive}
+
+
+def run_child(kind: str, arg: str, env: dict) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, arg],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode:
+        sys.stderr.write(out.stderr[-3000:])
+        raise SystemExit(f"bench child {kind} failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--copies", type=int, default=10)
+    parser.add_argument("--big-mb", type=int, default=300)
+    parser.add_argument("--big", action="store_true", help="use a 1 GB file for the RSS check")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, arg = args.child
+        figures = CHILDREN[kind](arg)
+        figures["peak_rss_mb"] = round(_peak_mb(), 1)
+        print(json.dumps(figures))
+        return
+
+    sys.path.insert(0, str(ROOT))
+    import boto3
+
+    from infra.endpoint import start_moto_server
+
+    big_mb = 1024 if args.big else args.big_mb
+    with tempfile.TemporaryDirectory() as tmp, start_moto_server() as moto:
+        env = {
+            **os.environ,
+            **moto.env(),
+            "OUTPUT_BUCKET": OUTPUT,
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+        env.pop("OPENBLAS_CORETYPE", None)
+        s3 = boto3.client("s3", endpoint_url=moto.url, **_creds(moto))
+        for bucket in (INPUT, OUTPUT):
+            s3.create_bucket(Bucket=bucket)
+
+        corpus = Path(tmp, "corpus-x.csv")
+        rows = make_corpus_copies(corpus, args.copies)
+        size_mb = corpus.stat().st_size / 1e6
+        s3.upload_file(str(corpus), INPUT, "input/corpus-x.csv")
+        print(f"corpus x{args.copies}: {rows:,} rows, {size_mb:.1f} MB (texts made unique)")
+
+        raw = run_child("raw", str(corpus), env)
+        base = raw["rows"] / raw["seconds"]
+        table = [("raw polarity_scores loop (baseline)", raw)]
+        sys.path.insert(0, str(FUNCTION_DIR))
+        from csv_sentiment.engine import DEFAULT_ENGINE, ENGINES
+
+        engines = sorted(ENGINES, key=lambda e: e != DEFAULT_ENGINE)
+        for engine in engines:
+            figures = run_child("handler", "input/corpus-x.csv", {**env, "SCORING_ENGINE": engine})
+            default = " (default)" if engine == DEFAULT_ENGINE else ""
+            table.append((f"handler, {engine} engine{default}", figures))
+            s3.delete_object(Bucket=OUTPUT, Key="reports/corpus-x.csv.json")  # not a duplicate
+        table.append(("naive whitepaper approach", run_child("naive", "input/corpus-x.csv", env)))
+
+        print(f"\n{'':40} {'rows/s':>10} {'vs raw':>8} {'peak RSS':>10}")
+        for name, f in table:
+            rate = f["rows"] / f["seconds"]
+            print(f"{name:40} {rate:>10,.0f} {rate / base:>7.2f}x {f['peak_rss_mb']:>7.0f} MB")
+
+        best = max((f for name, f in table if name.startswith("handler")),
+                   key=lambda f: f["rows"] / f["seconds"])  # fmt: skip
+        rate = best["rows"] / best["seconds"]
+        bytes_per_row = corpus.stat().st_size / rows
+        print("\nLargest file one invocation scores in 15 min (900 s, minus the 20 s margin),")
+        print("estimated from the default engine's rows/s here, scaled by Lambda's CPU share:")
+        for memory in (1024, 1769, 3008):
+            share = min(1.0, memory / FULL_VCPU_MB)
+            fit = rate * share * (LAMBDA_MAX_SECONDS - 20)
+            print(f"  MEMORY={memory:>5} MB: ~{fit / 1e6:5.1f} M rows, "
+                  f"~{fit * bytes_per_row / 1e9:5.2f} GB of corpus-like CSV")  # fmt: skip
+
+        big = Path(tmp, "big.csv")
+        big_rows = make_big(big, big_mb)
+        s3.upload_file(str(big), INPUT, "input/big.csv")
+        big.unlink()
+        flat = run_child("handler", "input/big.csv", env)
+        print(f"\nflat memory: {big_mb} MB file ({big_rows:,} rows): handler peak RSS "
+              f"{flat['peak_rss_mb']:.0f} MB vs {table[1][1]['peak_rss_mb']:.0f} MB on the "
+              f"{size_mb:.0f} MB file; {flat['rows'] / flat['seconds']:,.0f} rows/s")  # fmt: skip
+
+
+def _creds(moto) -> dict:
+    env = moto.env()
+    return {
+        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+        "region_name": env["AWS_DEFAULT_REGION"],
+    }
+
+
+if __name__ == "__main__":
+    main()
