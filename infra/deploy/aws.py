@@ -39,7 +39,10 @@ class Aws:
 def connect(profile: str | None = None) -> Aws:
     profile = profile or os.environ.get("AWS_PROFILE") or None
     try:
-        session = boto3.Session(profile_name=profile)
+        # AWS_REGION first, as the AWS CLI v2 does (botocore itself reads AWS_DEFAULT_REGION).
+        session = boto3.Session(
+            profile_name=profile, region_name=os.environ.get("AWS_REGION") or None
+        )
     except botocore.exceptions.ProfileNotFound as exc:
         raise DeployError(
             str(exc), "check AWS_PROFILE against `aws configure list-profiles`"

@@ -244,6 +244,7 @@ def _events(cfn: Any, name: str) -> list[dict]:
 
 def _stream(cfn: Any, name: str, seen: set[str], total: int, say: Say, poll: float) -> str:
     """Print new stack events with progress until the stack settles; returns its status."""
+    seen = set(seen)  # the caller's set still marks where this operation began
     done = 0
     while True:
         stack = describe(cfn, name)
