@@ -1,0 +1,95 @@
+"""S3 streaming edge cases with small hand-written fakes (no network)."""
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ResponseStreamingError
+
+from csv_sentiment import s3io
+from csv_sentiment.errors import ConfigurationError, SourceGone, TransientError
+
+DATA = bytes(range(256)) * 40  # 10 KiB
+
+
+class BrokenBody:
+    """Yields `good` bytes, then the connection breaks."""
+
+    def __init__(self, data: bytes, good: int | None):
+        self.data, self.good, self.pos = data, good, 0
+
+    def read(self, n):
+        if self.good is not None and self.pos >= self.good:
+            raise ResponseStreamingError(error="Connection broken: reset by peer")
+        end = len(self.data) if self.good is None else min(self.good, len(self.data))
+        chunk = self.data[self.pos : min(self.pos + n, end)]
+        self.pos += len(chunk)
+        return chunk
+
+    def close(self):
+        pass
+
+
+class FakeS3:
+    def __init__(self, breaks: list[int | None]):
+        self.breaks = breaks
+        self.calls = []
+
+    def get_object(self, **kwargs):
+        self.calls.append(kwargs)
+        start = int(kwargs.get("Range", "bytes=0-")[6:-1] or 0)
+        return {"Body": BrokenBody(DATA[start:], self.breaks.pop(0))}
+
+
+SRC = s3io.SourceObject("b", "input/x.csv", "v1", "etag1", len(DATA), "")
+
+
+def test_a_broken_stream_resumes_where_it_stopped_on_the_same_version():
+    s3 = FakeS3([3000, 2000, None])
+    assert b"".join(s3io.iter_object(s3, SRC, chunk_size=1000)) == DATA
+    assert [c.get("Range") for c in s3.calls] == [None, "bytes=3000-", "bytes=5000-"]
+    assert all(c["VersionId"] == "v1" for c in s3.calls)
+
+
+def test_without_versioning_the_read_is_pinned_to_the_etag():
+    s3 = FakeS3([None])
+    unversioned = s3io.SourceObject("b", "k", None, "etag1", len(DATA), "")
+    list(s3io.iter_object(s3, unversioned))
+    assert s3.calls[0]["IfMatch"] == '"etag1"'
+
+
+def test_a_stream_that_keeps_breaking_is_a_transient_error():
+    s3 = FakeS3([100, 100, 100, 100, 100])
+    with pytest.raises(TransientError, match="reset by peer"):
+        list(s3io.iter_object(s3, SRC, chunk_size=50))
+
+
+def test_read_ahead_hands_errors_to_the_consumer():
+    def chunks():
+        yield b"a"
+        raise EndpointConnectionError(endpoint_url="http://s3")
+
+    got = s3io.read_ahead(chunks())
+    assert next(got) == b"a"
+    with pytest.raises(EndpointConnectionError):
+        next(got)
+
+
+def client_error(code, status):
+    return ClientError({"Error": {"Code": code, "Message": "m"},
+                        "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "kind"),
+    [
+        ("SlowDown", 503, TransientError),
+        ("InternalError", 500, TransientError),
+        ("Throttling", 400, TransientError),
+        ("AccessDenied", 403, ConfigurationError),
+        ("NoSuchBucket", 404, ConfigurationError),
+        ("NoSuchKey", 404, SourceGone),
+        ("PreconditionFailed", 412, SourceGone),
+    ],
+)
+def test_aws_errors_are_translated_by_kind(code, status, kind):
+    err = s3io.translate(client_error(code, status), "GetObject", "s3://b/k")
+    assert isinstance(err, kind)
+    assert code in str(err) and "s3://b/k" in str(err)
