@@ -1,8 +1,9 @@
 """Scoring engines behind one small interface.
 
-`reference` is vaderSentiment's own `SentimentIntensityAnalyzer`; other engines must return
-exactly the same four floats for every text (proven by tests/engine). The model (lexicons)
-always comes from the installed vaderSentiment package.
+`reference` is vaderSentiment's own `SentimentIntensityAnalyzer`; `fast` (vader_fast.py) is our
+execution of the same model and returns exactly the same four floats for every text (proven by
+tests/engine; docs/engine.md). The model (lexicons) always comes from the installed
+vaderSentiment package.
 """
 
 from __future__ import annotations
@@ -46,8 +47,14 @@ def _reference() -> Scorer:
     return ReferenceScorer()
 
 
+def _fast() -> Scorer:
+    from csv_sentiment.vader_fast import FastScorer
+
+    return FastScorer()
+
+
 # name -> factory; the settings validate SCORING_ENGINE against these keys.
-ENGINES = {"reference": _reference}
+ENGINES = {"reference": _reference, "fast": _fast}
 DEFAULT_ENGINE = "reference"
 
 

@@ -1,0 +1,345 @@
+"""A faster, bit-identical execution of vaderSentiment 3.3.2's `polarity_scores`.
+
+The model is theirs: the lexicons are read from the installed `vaderSentiment` package and the
+constants (boosters, negations, special cases, scalars) are its module attributes. Only the
+execution is ours. Every rule below mirrors one in `SentimentIntensityAnalyzer`, applied in the
+same order to values of the same types, so the four results are equal under `==`
+(tests/engine proves it). docs/engine.md explains each equivalence; the main ones:
+
+- A token's lowered, punctuation-stripped form is computed once (and memoised), not once per
+  neighbouring sentiment word: this removes the reference's quadratic cost (upstream #110).
+- Only lexicon words can carry a non-zero sentiment, so rules run for those words only; every
+  other word is a neutral zero. Zeros change neither `sum()` (a float zero or an int zero leaves
+  the running sum and its compensation term unchanged) nor `pos`/`neg`, so they are only counted.
+- `sum()` is still the builtin, over the non-zero sentiments in their original order and types
+  (an int from SPECIAL_CASES stays an int), so Python 3.12's compensated float summation, which
+  skips int items, is reproduced on any version.
+- The "but" rule's `sentiments.index(value)` quirk (it rescales the *first* equal value) is
+  replayed on the non-zero values; with many of them, a heap per value keeps it O(n log n).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import string
+from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
+from itertools import compress, count
+
+from vaderSentiment import vaderSentiment as _vader
+
+Scores = tuple[float, float, float, float]  # neg, neu, pos, compound
+
+# Tokens longer than this are not memoised, so one hostile cell cannot pin megabytes.
+_MEMO_TOKEN_CHARS = 64
+_MEMO_ENTRIES = 200_000  # ~30 MB at most; the memo is cleared when full
+# Below this many non-zero sentiments, replaying list.index directly is cheapest.
+_BUT_DIRECT_MAX = 32
+
+
+def _read(name: str) -> str:
+    # newline="" keeps the bytes as the reference's codecs.open reads them (no translation).
+    with open(
+        os.path.join(os.path.dirname(_vader.__file__), name), encoding="utf-8", newline=""
+    ) as f:
+        return f.read()
+
+
+def load_lexicons() -> tuple[dict[str, float], dict[str, str]]:
+    """The word and emoji lexicons, parsed exactly as `make_lex_dict`/`make_emoji_dict` do."""
+    lexicon: dict[str, float] = {}
+    for line in _read("vader_lexicon.txt").rstrip("\n").split("\n"):
+        if line:
+            word, measure = line.strip().split("\t")[0:2]
+            lexicon[word] = float(measure)
+    emojis: dict[str, str] = {}
+    for line in _read("emoji_utf8_lexicon.txt").rstrip("\n").split("\n"):
+        emoji, description = line.strip().split("\t")[0:2]
+        emojis[emoji] = description
+    return lexicon, emojis
+
+
+class _Words(dict):
+    """raw token -> the reference's `_strip_punc_if_word(token).lower()`, memoised.
+
+    `map(words.__getitem__, tokens)` runs in C for known tokens; `__missing__` fills the rest."""
+
+    __slots__ = ()
+
+    def __missing__(self, token: str) -> str:
+        stripped = token.strip(string.punctuation)
+        word = (stripped if len(stripped) > 2 else token).lower()
+        if len(token) <= _MEMO_TOKEN_CHARS:
+            if len(self) >= _MEMO_ENTRIES:
+                self.clear()
+            self[token] = word
+        return word
+
+
+def make_polarity() -> Callable[[str], Scores]:
+    """Build the per-text scoring function: (neg, neu, pos, compound) for one text."""
+    lex, emojis = load_lexicons()
+    booster = _vader.BOOSTER_DICT
+    special = _vader.SPECIAL_CASES
+    negate = frozenset(_vader.NEGATE)
+    n_scalar = _vader.N_SCALAR
+    c_incr = _vader.C_INCR
+    # A word can start a sentiment only if it is a lexicon word that is not a booster.
+    starts = frozenset(w for w in lex if w not in booster).__contains__
+    # Every word of a multi-word SPECIAL_CASES or BOOSTER_DICT key: a phrase check can only
+    # succeed if its words are all among these (tokens never contain whitespace).
+    phrase_words = frozenset(
+        w for key in (*special, *booster) if " " in key for w in key.split(" ")
+    ).__contains__
+    least_rule = "least" not in lex
+    # The punctuation amplifier by (min(count("!"), 4), count("?") capped at 4), computed with
+    # the reference's own expressions and types.
+    punct = [
+        [ep * 0.292 + (0 if qm <= 1 else qm * 0.18 if qm <= 3 else 0.96) for qm in range(5)]
+        for ep in range(5)
+    ]
+    words_of = _Words().__getitem__
+    isupper = str.isupper
+    fabs = math.fabs
+    sqrt = math.sqrt
+
+    # The reference tests one character at a time, so only one-character keys can match.
+    # A regex class of thousands of astral code points is scanned linearly by `re`, so the
+    # pattern is a few covering ranges and the replacement checks the dict.
+    single = {e: d for e, d in emojis.items() if len(e) == 1}
+    no_emoji = frozenset(single).isdisjoint
+    ranges: list[list[int]] = []
+    for cp in sorted(map(ord, single)):
+        if ranges and cp - ranges[-1][1] <= 64:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    emoji_sub = re.compile(
+        "[" + "".join(re.escape(chr(a)) + "-" + re.escape(chr(b)) for a, b in ranges) + "]"
+    ).sub
+    emoji_get = single.get
+
+    def emoji_text(m: re.Match) -> str:
+        c = m.group()
+        description = emoji_get(c)
+        if description is None:
+            return c
+        # The reference puts a space before a description unless the previous char is " ".
+        i = m.start()
+        return " " + description if i and m.string[i - 1] != " " else description
+
+    neutral = (0.0, 1.0, 0.0, 0.0)
+    empty = (0.0, 0.0, 0.0, 0.0)
+
+    def polarity(text: str) -> Scores:
+        if not text.isascii() and not no_emoji(text):  # no emoji key is ASCII
+            text = emoji_sub(emoji_text, text)
+        tokens = text.split()  # the reference strips first; split() ignores the same whitespace
+        if not tokens:
+            return empty
+        lw = list(map(words_of, tokens))
+        hits = list(compress(count(), map(starts, lw)))
+        if not hits:
+            return neutral
+        n = len(tokens)
+        ups = sum(map(isupper, tokens))  # stripping ASCII punctuation never changes isupper()
+        cap_diff = 0 < ups < n
+        vals = []  # the non-zero sentiments, in order
+        where = []  # their word positions
+        last = n - 1
+        for i in hits:
+            w = lw[i]
+            if w == "kind" and i < last and lw[i + 1] == "of":
+                continue
+            v = lex[w]
+            if w == "no" and i != last and lw[i + 1] in lex:
+                v = 0.0
+            if i > 0:
+                w1 = lw[i - 1]
+                if (
+                    w1 == "no"
+                    or (i > 1 and lw[i - 2] == "no")
+                    or (i > 2 and lw[i - 3] == "no" and (w1 == "or" or w1 == "nor"))
+                ):
+                    v = lex[w] * n_scalar
+                if cap_diff and isupper(tokens[i]):
+                    v = v + c_incr if v > 0 else v - c_incr
+                if w1 not in lex:
+                    if w1 in booster:  # scalar_inc_dec; a zero scalar leaves v unchanged
+                        s = booster[w1]
+                        if v < 0:
+                            s *= -1
+                        if cap_diff and isupper(tokens[i - 1]):
+                            s = s + c_incr if v > 0 else s - c_incr
+                        v = v + s
+                    if w1 in negate or "n't" in w1:
+                        v = v * n_scalar
+                if i > 1:
+                    w2 = lw[i - 2]
+                    if w2 not in lex:
+                        if w2 in booster:
+                            s = booster[w2]
+                            if v < 0:
+                                s *= -1
+                            if cap_diff and isupper(tokens[i - 2]):
+                                s = s + c_incr if v > 0 else s - c_incr
+                            if s != 0:
+                                s = s * 0.95
+                            v = v + s
+                        if w2 == "never" and (w1 == "so" or w1 == "this"):
+                            v = v * 1.25
+                        elif w2 == "without" and w1 == "doubt":
+                            pass
+                        elif w2 in negate or "n't" in w2:
+                            v = v * n_scalar
+                    if i > 2:
+                        w3 = lw[i - 3]
+                        if w3 not in lex:
+                            if w3 in booster:
+                                s = booster[w3]
+                                if v < 0:
+                                    s *= -1
+                                if cap_diff and isupper(tokens[i - 3]):
+                                    s = s + c_incr if v > 0 else s - c_incr
+                                if s != 0:
+                                    s = s * 0.9
+                                v = v + s
+                            if (w3 == "never" and (w2 == "so" or w2 == "this")) or (
+                                w1 == "so" or w1 == "this"
+                            ):
+                                v = v * 1.25
+                            elif w3 == "without" and (w2 == "doubt" or w1 == "doubt"):
+                                pass
+                            elif w3 in negate or "n't" in w3:
+                                v = v * n_scalar
+                            if (
+                                phrase_words(w1)
+                                or phrase_words(w2)
+                                or phrase_words(w3)
+                                or (i < last and phrase_words(lw[i + 1]))
+                            ):
+                                v = _idioms(v, lw, i, last, special, booster)
+                if least_rule and w1 == "least":
+                    if i > 1:
+                        if lw[i - 2] != "at" and lw[i - 2] != "very":
+                            v = v * n_scalar
+                    else:
+                        v = v * n_scalar
+            elif cap_diff and isupper(tokens[i]):
+                v = v + c_incr if v > 0 else v - c_incr
+            if v:
+                vals.append(v)
+                where.append(i)
+        if not vals:
+            return neutral
+        if "but" in lw:
+            _but(vals, where, lw.index("but"))
+        sum_s = float(sum(vals))
+        ep = text.count("!")
+        qm = text.count("?")
+        amp = punct[ep if ep < 4 else 4][qm if qm < 4 else 4]
+        if sum_s > 0:
+            sum_s += amp
+        elif sum_s < 0:
+            sum_s -= amp
+        compound = sum_s / sqrt((sum_s * sum_s) + 15)
+        if compound < -1.0:
+            compound = -1.0
+        elif compound > 1.0:
+            compound = 1.0
+        pos_sum = 0.0
+        neg_sum = 0.0
+        for s in vals:
+            if s > 0:
+                pos_sum += float(s) + 1
+            else:
+                neg_sum += float(s) - 1
+        neu_count = n - len(vals)
+        if pos_sum > fabs(neg_sum):
+            pos_sum += amp
+        elif pos_sum < fabs(neg_sum):
+            neg_sum -= amp
+        total = pos_sum + fabs(neg_sum) + neu_count
+        return (
+            round(fabs(neg_sum / total), 3),
+            round(fabs(neu_count / total), 3),
+            round(fabs(pos_sum / total), 3),
+            round(compound, 4),
+        )
+
+    return polarity
+
+
+def _idioms(v, lw: list[str], i: int, last: int, special: dict, booster: dict):
+    """`_special_idioms_check`, on the already lowered words."""
+    w0, w1, w2, w3 = lw[i], lw[i - 1], lw[i - 2], lw[i - 3]
+    twoone = f"{w2} {w1}"
+    threetwoone = f"{w3} {w2} {w1}"
+    threetwo = f"{w3} {w2}"
+    for seq in (f"{w1} {w0}", f"{w2} {w1} {w0}", twoone, threetwoone, threetwo):
+        if seq in special:
+            v = special[seq]
+            break
+    if last > i:
+        seq = f"{w0} {lw[i + 1]}"
+        if seq in special:
+            v = special[seq]
+        if last > i + 1:
+            seq = f"{w0} {lw[i + 1]} {lw[i + 2]}"
+            if seq in special:
+                v = special[seq]
+    for seq in (threetwoone, threetwo, twoone):
+        if seq in booster:
+            v = v + booster[seq]
+    return v
+
+
+def _but(vals: list, where: list[int], but_at: int) -> None:
+    """`_but_check` on the non-zero sentiments: for each value in turn, the *first* equal value
+    (`sentiments.index`) is halved before "but" and scaled by 1.5 after it. Zeros stay zeros and
+    never equal a non-zero value, so they cannot change which value is first."""
+    if len(vals) <= _BUT_DIRECT_MAX:
+        for v in vals:  # like the reference, iterates the list it rewrites in place
+            si = vals.index(v)
+            if where[si] < but_at:
+                vals[si] = v * 0.5
+            elif where[si] > but_at:
+                vals[si] = v * 1.5
+        return
+    firsts: dict = {}  # value -> min-heap of the indices (<= k) now holding an equal value
+    for k, v in enumerate(vals):
+        heap = firsts.get(v)
+        if heap is None:
+            firsts[v] = heap = [k]
+        else:
+            heap.append(k)  # k is the largest index so far: the heap stays a heap
+        si = heap[0]
+        if where[si] < but_at:
+            new = v * 0.5
+        elif where[si] > but_at:
+            new = v * 1.5
+        else:
+            continue
+        vals[si] = new
+        heappop(heap)
+        if not heap:
+            del firsts[v]
+        other = firsts.get(new)
+        if other is None:
+            firsts[new] = [si]
+        else:
+            heappush(other, si)
+
+
+class FastScorer:
+    """The `fast` engine: same scores as the reference, several times faster, linear time."""
+
+    name = "fast"
+
+    def __init__(self) -> None:
+        self.polarity = make_polarity()
+
+    def score(self, texts: Sequence[str]) -> list[Scores]:
+        return list(map(self.polarity, texts))
