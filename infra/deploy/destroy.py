@@ -35,20 +35,25 @@ def destroy(cfg: Config, aws: Aws, say: Say = print) -> DestroyReport:
     name = cfg.app_stack
     stack = stacks.describe(aws.cfn, name)
     if stack is None:
-        say(f"{name}: no such stack, nothing to destroy")
-        return report
-    ids = stacks.physical_ids(aws.cfn, name)
-    buckets = [ids[b] for b in _BUCKETS if b in ids]
-    say(f"{name}: deleting (buckets are retained by the template: {', '.join(buckets)})")
-    seen = {e["EventId"] for e in stacks._events(aws.cfn, name)}
-    aws.cfn.delete_stack(StackName=name)
-    status = stacks._stream(aws.cfn, stack["StackId"], seen, 0, say, cfg.poll_seconds)
-    if status != "DELETE_COMPLETE":
-        reason = stacks._first_failure(aws.cfn, stack["StackId"], seen) or status
-        raise DeployError(
-            f"deleting {name} failed: {reason}", "fix the cause and run `make destroy` again"
-        )
-    report.deleted_stack = True
+        # The buckets a previous destroy kept still carry the names the template builds.
+        buckets = [b for b in kept_bucket_names(cfg, aws) if _exists(aws.s3, b)]
+        if not buckets:
+            say(f"{name}: no such stack, nothing to destroy")
+            return report
+        say(f"{name}: already gone; its buckets are still here: {', '.join(buckets)}")
+    else:
+        ids = stacks.physical_ids(aws.cfn, name)
+        buckets = [ids[b] for b in _BUCKETS if b in ids]
+        say(f"{name}: deleting (buckets are retained by the template: {', '.join(buckets)})")
+        seen = {e["EventId"] for e in stacks._events(aws.cfn, name)}
+        aws.cfn.delete_stack(StackName=name)
+        status = stacks._stream(aws.cfn, stack["StackId"], seen, 0, say, cfg.poll_seconds)
+        if status != "DELETE_COMPLETE":
+            reason = stacks._first_failure(aws.cfn, stack["StackId"], seen) or status
+            raise DeployError(
+                f"deleting {name} failed: {reason}", "fix the cause and run `make destroy` again"
+            )
+        report.deleted_stack = True
 
     for bucket in buckets:
         if not _exists(aws.s3, bucket):
@@ -79,6 +84,11 @@ def destroy(cfg: Config, aws: Aws, say: Say = print) -> DestroyReport:
         "artifact bucket; delete them with `aws cloudformation delete-stack` if you are done."
     )
     return report
+
+
+def kept_bucket_names(cfg: Config, aws: Aws) -> list[str]:
+    """The names app.yaml gives the input and output buckets."""
+    return [f"{cfg.app_stack}-{kind}-{aws.account}-{aws.region}" for kind in ("in", "out")]
 
 
 def _exists(s3: Any, bucket: str) -> bool:

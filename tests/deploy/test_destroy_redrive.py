@@ -34,6 +34,13 @@ def test_destroy_keeps_a_bucket_holding_data_and_says_what_a_redeploy_needs(aws,
     # Layers and artifacts stay for a later deploy or rollback.
     assert stacks.describe(aws.cfn, cfg.layer_stack("pandas")) is not None
 
+    # As the message says: a later destroy with EMPTY_BUCKETS=yes finds the kept bucket.
+    log.clear()
+    again = destroy(make_config(EMPTY_BUCKETS="yes"), aws, log)
+    assert again.deleted_buckets == [outputs["InputBucketName"]]
+    assert not _bucket_exists(aws, outputs["InputBucketName"])
+    assert "already gone" in log.text
+
 
 def test_destroy_with_empty_buckets_yes_deletes_every_version(aws, make_config, log):
     cfg = make_config()
