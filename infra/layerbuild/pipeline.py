@@ -258,7 +258,7 @@ class _Steps:
             yield notes.append
         except LayerBuildError as exc:
             self.out(f"{self.tag} {name:<8} FAILED ({time.monotonic() - started:.1f}s)")
-            raise LayerBuildError(f"{self.tag} {name}: {exc}") from None
+            raise type(exc)(f"{self.tag} {name}: {exc}") from None
         self.out(f"{self.tag} {name:<8} {' '.join(notes)} ({time.monotonic() - started:.1f}s)")
 
 
