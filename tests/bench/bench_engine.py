@@ -1,0 +1,98 @@
+"""The scoring engines alone: reference (vaderSentiment's `polarity_scores`) vs fast.
+
+Prints, from one run on this machine and this Python: rows/s of each engine on the corpus x10
+(each copy's texts made unique with a trailing number token, so no cache of whole texts can
+win), the ratio, the number of differing results (must be 0), then the long-text timings:
+"the good movie was bad " repeated (upstream issue #110). The reference is quadratic there, so
+it is timed on shorter repeats only (the full 6,900 repeats would take it ~40 s); its time at
+6,900 is extrapolated from the longest one.
+
+    .venv/bin/python tests/bench/bench_engine.py [--copies 10] [--rounds 3]
+
+The engines run interleaved, `--rounds` times each; the best time of each is kept. The fast
+engine starts each round from a fresh instance (an empty token memo, as in a new container).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "functions" / "sentiment"))
+CORPUS = ROOT.parent / "shared" / "data" / "vader-icwsm2014" / "corpus.csv"
+LONG_UNIT = "the good movie was bad "
+LONG_REPEATS = 6_900  # 158 k characters
+REFERENCE_REPEATS = (345, 690, 1_380)  # 1/20, 1/10, 1/5 of the long cell
+
+
+def corpus_copies(copies: int) -> list[str]:
+    with CORPUS.open(newline="", encoding="utf-8") as f:
+        texts = [row["text"] for row in csv.DictReader(f)]
+    return [f"{t} {c}" for c in range(copies) for t in texts]
+
+
+def timed(fn, *args) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    from csv_sentiment.engine import MODEL, load_engine
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    texts = corpus_copies(args.copies)
+    print(
+        f"Python {platform.python_version()}, {MODEL}, corpus x{args.copies}: {len(texts):,} texts"
+    )
+
+    reference = load_engine("reference")
+    best = {"reference": float("inf"), "fast": float("inf")}
+    differ = 0
+    for r in range(args.rounds):
+        t_ref, ref_scores = timed(reference.score, texts)
+        t_fast, fast_scores = timed(load_engine("fast").score, texts)
+        differ = max(differ, sum(a != b for a, b in zip(ref_scores, fast_scores, strict=True)))
+        best["reference"] = min(best["reference"], t_ref)
+        best["fast"] = min(best["fast"], t_fast)
+        ratio = t_ref / t_fast
+        print(f"  round {r + 1}: reference {t_ref:6.2f} s, fast {t_fast:5.2f} s, {ratio:.2f}x")
+
+    print(f"\n{'engine':12} {'rows/s':>10} {'vs reference':>13}")
+    for name in ("reference", "fast"):
+        print(
+            f"{name:12} {len(texts) / best[name]:>10,.0f} {best['reference'] / best[name]:>12.2f}x"
+        )
+    print(f"differing results: {differ}")
+
+    print(f'\nlong text: "{LONG_UNIT.strip()} " x N, one cell')
+    print(f"{'N':>6} {'chars':>9} {'reference ms':>13} {'fast ms':>9}")
+    fast = load_engine("fast")
+    ref_ms = 0.0
+    for n in (*REFERENCE_REPEATS, LONG_REPEATS):
+        cell = [LONG_UNIT * n]
+        fast_ms = min(timed(fast.score, cell)[0] for _ in range(5)) * 1000
+        if n in REFERENCE_REPEATS:
+            t, expected = timed(reference.score, cell)
+            ref_ms = t * 1000
+            assert fast.score(cell) == expected, f"long text x{n}: results differ"
+            shown = f"{ref_ms:13,.0f}"
+        else:
+            longest = REFERENCE_REPEATS[-1]
+            shown = f"~{ref_ms * (n / longest) ** 2:12,.0f}"
+        print(f"{n:>6} {len(cell[0]):>9,} {shown} {fast_ms:>9.1f}")
+    print("(~: extrapolated as quadratic from the longest reference run; identical results")
+    print(" checked on every repeat the reference ran)")
+
+
+if __name__ == "__main__":
+    main()
