@@ -180,7 +180,11 @@ def describe_app(cfn: Any, stack_name: str, lam: Any | None = None) -> dict[str,
             "code": {"bucket": fn["Code"]["S3Bucket"], "key": fn["Code"]["S3Key"]},
             "layers": layers,
             "logging": fn.get("LoggingConfig", {}),
-            "reserved_concurrency": fn.get("ReservedConcurrentExecutions"),
+            "reserved_concurrency": (
+                int(fn["ReservedConcurrentExecutions"])
+                if "ReservedConcurrentExecutions" in fn
+                else None
+            ),
             "role": fn.get("Role"),
         },
         "notification": notification,

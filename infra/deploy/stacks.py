@@ -35,6 +35,17 @@ _DONE = _OK | {
 }
 
 
+# States a deploy cannot continue from, and the way out of each.
+_STUCK = {
+    "UPDATE_ROLLBACK_FAILED": "continue the rollback (`aws cloudformation "
+    "continue-update-rollback --stack-name {name}`), then deploy again",
+    "ROLLBACK_FAILED": "delete the stack (`aws cloudformation delete-stack --stack-name {name}`)"
+    ", then deploy again",
+    "DELETE_FAILED": "finish deleting it (`aws cloudformation delete-stack --stack-name {name}`;"
+    " see the events for what blocked it), then deploy again",
+}
+
+
 @dataclass(frozen=True)
 class StackResult:
     name: str
@@ -106,8 +117,14 @@ def deploy(
         raise DeployError(
             f"stack {name} is in ROLLBACK_COMPLETE: its first create failed ({reason}) and "
             "it cannot be updated",
-            f"fix the cause, delete it (`aws cloudformation delete-stack --stack-name {name}`"
-            ", buckets it created are kept), then deploy again",
+            f"fix the cause, delete the stack (`aws cloudformation delete-stack --stack-name "
+            f"{name}`; for the app stack `make destroy`, which also removes the empty buckets "
+            "the failed create kept), then deploy again",
+        )
+    if status in _STUCK:
+        raise DeployError(
+            f"stack {name} is in {status}: {_first_failure(cfn, name) or 'see its events'}",
+            _STUCK[status].format(name=name),
         )
     if status and status.endswith(_BUSY) and status != "REVIEW_IN_PROGRESS":
         raise DeployError(

@@ -16,7 +16,7 @@ import fakes
 import pytest
 
 from csv_sentiment import metrics
-from infra.deploy import stacks
+from infra.deploy import lookup, stacks
 from infra.deploy.errors import DeployError
 from infra.deploy.lookup import describe_app
 from infra.deploy.pipeline import deploy
@@ -137,6 +137,32 @@ def test_role_policy_as_moto_stores_it(aws, make_config, log):
     assert by_sid["FailureDestination"]["Resource"] == app["event_invoke_config"]["on_failure"]
     actions = [a for s in doc["Statement"] for a in s["Action"]]
     assert not [a for a in actions if "*" in a]
+
+
+def test_alarms_watch_the_functions_metrics_and_email_only_when_asked(aws, make_config, log):
+    cfg = make_config(ALARM_EMAIL="ops@example.com", CONCURRENCY="5")
+    deploy(cfg, aws, log)
+    res, template = lookup.resolver(aws.cfn, cfg.app_stack)
+    alarm = lookup.properties(res, template, "FilesFailedAlarm")
+    # Resolved from the deployed template and parameters: what CloudWatch would watch.
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        metrics.DEFAULT_NAMESPACE, metrics.FILES_FAILED,
+    )  # fmt: skip
+    assert alarm["Dimensions"] == [
+        {"Name": metrics.SERVICE_DIMENSION, "Value": metrics.DEFAULT_SERVICE}
+    ]
+    topic = lookup.properties(res, template, "AlarmTopic")
+    assert topic["Subscription"] == [{"Protocol": "email", "Endpoint": "ops@example.com"}]
+    for name in ("FilesFailedAlarm", "FunctionErrorsAlarm", "FailureQueueAlarm"):
+        assert lookup.properties(res, template, name)["AlarmActions"] == [res.ids["AlarmTopic"]]
+    assert describe_app(aws.cfn, cfg.app_stack)["function"]["reserved_concurrency"] == 5
+
+    quiet = make_config()  # same stack, no e-mail, no reserved concurrency
+    deploy(quiet, aws, log)
+    res, template = lookup.resolver(aws.cfn, cfg.app_stack)
+    assert lookup.properties(res, template, "AlarmTopic") is None
+    assert "AlarmActions" not in lookup.properties(res, template, "FilesFailedAlarm")
+    assert describe_app(aws.cfn, cfg.app_stack)["function"]["reserved_concurrency"] is None
 
 
 def test_identical_redeploy_changes_nothing(aws, make_config, log):

@@ -108,6 +108,16 @@ def test_a_failed_update_names_the_failing_resource_and_its_reason():
     assert any("Modify  Function" in line for line in lines)  # shown before executing
 
 
+def test_a_stack_whose_rollback_failed_says_continue_the_rollback():
+    cfn = FakeCfn(status="UPDATE_ROLLBACK_FAILED", events=[
+        _event(1, "Function", "UPDATE_FAILED", "Rate exceeded"),
+    ])  # fmt: skip
+    with pytest.raises(DeployError, match="Function: Rate exceeded") as exc:
+        stacks.deploy(cfn, "app", BODY, {}, {"P": "new"}, say=lambda _: None, poll=0)
+    assert "continue-update-rollback --stack-name app" in exc.value.next_step
+    assert cfn.executed == 0
+
+
 def test_a_busy_stack_is_not_touched():
     cfn = FakeCfn(status="UPDATE_IN_PROGRESS")
     with pytest.raises(DeployError, match="busy"):
