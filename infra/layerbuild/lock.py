@@ -26,16 +26,20 @@ def lock_layer(directory: Path, out: Callable[[str], None] = print) -> None:
     if not source.is_file():
         raise ConfigError(f"{source} is missing: list the layer's top-level requirements there")
     omitted = _omitted(directory)
+    # Index, cache and CA go through the environment, not --pip-args, so the command that
+    # pip-compile records in the lock's header stays free of machine-specific paths.
+    settings = {"PIP_INDEX_URL": index_url(), "PIP_CACHE_DIR": str(pip_cache_dir())}
     bundle = ca_bundle()
-    pip_args = f"--only-binary=:all: --cache-dir {pip_cache_dir()} --index-url {index_url()}"
     if bundle:
-        pip_args += f" --cert {bundle[0]}"
+        settings["PIP_CERT"] = str(bundle[0])
     cmd = [
         sys.executable, "-m", "piptools", "compile", "--quiet", "--allow-unsafe",
         "--generate-hashes", "--no-emit-find-links", "--no-emit-index-url", "--strip-extras",
-        "--output-file=requirements.txt", "--pip-args", pip_args, "requirements.in",
+        "--output-file=requirements.txt", "requirements.in",
     ]  # fmt: skip
-    done = subprocess.run(cmd, cwd=directory, env=hermetic_env(), capture_output=True, text=True)
+    done = subprocess.run(
+        cmd, cwd=directory, env=hermetic_env(**settings), capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise LayerBuildError(f"pip-compile failed for {directory.name}:\n{done.stderr[-2000:]}")
     lock_path = directory / "requirements.txt"
