@@ -19,6 +19,7 @@ class BuiltLayer:
     zip_path: Path
     sha256: str
     packages: dict[str, str]
+    unzipped_bytes: int = 0
 
     @property
     def key(self) -> str:
@@ -68,5 +69,6 @@ def select(layers_dir: Path, runtime: str, arch: str) -> list[BuiltLayer]:
                 _RUN_LAYERS,
             )
         packages = {str(k): str(v) for k, v in (e.get("packages") or {}).items()}
-        result.append(BuiltLayer(e["name"], int(e["position"]), path, digest, packages))
+        unzipped = int(e.get("unzipped_bytes") or 0)
+        result.append(BuiltLayer(e["name"], int(e["position"]), path, digest, packages, unzipped))
     return result

@@ -101,6 +101,13 @@ def _check_limits(cfg: Config, built: list[layers.BuiltLayer]) -> None:
             f"PIN_LAYERS names unknown layers {unknown}; the layers are: "
             + ", ".join(layer.name for layer in built)
         )
+    total = sum(layer.unzipped_bytes for layer in built)
+    if total > MAX_UNZIPPED:
+        sizes = ", ".join(f"{layer.name} {layer.unzipped_bytes / 2**20:.0f} MiB" for layer in built)
+        raise DeployError(
+            f"the layers unzip to {total / 2**20:.0f} MiB, over Lambda's 250 MiB limit ({sizes})",
+            "slim the largest layer (layers/<name>/layer.toml `omit`) and run `make layers`",
+        )
     if len(built) > MAX_LAYERS:
         raise DeployError(
             f"{len(built)} layers built, Lambda allows {MAX_LAYERS} per function",

@@ -265,6 +265,19 @@ def test_pinning_an_unknown_layer_is_refused_before_any_change(aws, make_config,
     assert "change set" not in log.text
 
 
+def test_layers_over_lambdas_unzipped_limit_are_refused_before_any_change(
+    aws, make_config, log, workspace
+):
+    path = workspace["build"] / "layers" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["layers"][0]["unzipped_bytes"] = 251 * 2**20
+    path.write_text(json.dumps(manifest))
+    cfg = make_config()
+    with pytest.raises(DeployError, match="250 MiB"):
+        deploy(cfg, aws, log)
+    assert stacks.describe(aws.cfn, cfg.bootstrap_stack) is None
+
+
 def test_missing_layers_stop_the_deploy_before_aws_is_touched(aws, make_config, log, workspace):
     (workspace["build"] / "layers" / "manifest.json").unlink()
     cfg = make_config()
