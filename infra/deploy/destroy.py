@@ -79,9 +79,9 @@ def destroy(cfg: Config, aws: Aws, say: Say = print) -> DestroyReport:
             "or deploy under another STACK."
         )
     say(
-        f"still there (storage only, no charge at rest otherwise): layer stacks "
-        f"{cfg.layer_stack('*')} with their versions, and {cfg.bootstrap_stack} with its "
-        "artifact bucket; delete them with `aws cloudformation delete-stack` if you are done."
+        f"kept for a later deploy or rollback (storage only): the layer stacks "
+        f"{cfg.layer_stack('*')} with their versions and {cfg.bootstrap_stack} with its "
+        "artifact bucket; docs/deploy.md says how to remove them too."
     )
     return report
 

@@ -64,12 +64,13 @@ def redrive(cfg: Config, aws: Aws, say: Say = print, max_messages: int = 1000) -
                 say(f"  failed  {label}: {error}")
     for handle in retry_later:
         aws.sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=handle, VisibilityTimeout=0)
+    if not received:
+        say("the failure queue is empty: nothing to redrive")
+        return report
     say(
         f"redrive: {len(report.succeeded)} succeeded (removed from the queue), "
         f"{len(report.failed)} failed again and {len(report.skipped)} skipped (left in the queue)"
     )
-    if not received:
-        say("the failure queue is empty")
     return report
 
 

@@ -272,10 +272,11 @@ def _stream(cfn: Any, name: str, seen: set[str], total: int, say: Say, poll: flo
             seen.add(event["EventId"])
             state = event.get("ResourceStatus", "")
             logical = event.get("LogicalResourceId", "")
-            if logical != name and state.endswith("_COMPLETE"):
+            is_resource = event.get("ResourceType") != "AWS::CloudFormation::Stack"
+            if is_resource and state.endswith("_COMPLETE"):
                 done += 1
             reason = event.get("ResourceStatusReason") or ""
-            progress = f"[{min(done, total)}/{total}]" if total else ""
+            progress = f"[{min(done, total)}/{total}]" if total and is_resource else ""
             say(f"  {progress:>7} {state:<20} {logical} {reason}".rstrip())
         if status in _DONE:
             return status
