@@ -124,6 +124,15 @@ class Resolver:
     def fn_select(self, arg: list) -> Any:
         return self.resolve(arg[1])[int(self.resolve(arg[0]))]
 
+    def fn_findinmap(self, arg: list) -> Any:
+        name, top, second = (self.resolve(x) for x in arg)
+        return self.template["Mappings"][name][top][second]
+
+    def fn_base64(self, arg: Any) -> str:
+        import base64
+
+        return base64.b64encode(str(self.resolve(arg)).encode()).decode()
+
 
 def resolver(cfn: Any, stack_name: str) -> tuple[Resolver, dict]:
     stack = stacks.describe(cfn, stack_name)
