@@ -157,6 +157,19 @@ def test_cli_prints_the_error_and_next_step_and_exits_1(tmp_path):
     assert "next: set STACK" in run.stderr
 
 
+def test_cli_deploys_to_the_endpoint_and_a_second_run_changes_nothing(moto_server, workspace):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(workspace["build"].parent), "STACK": "cli",
+           "BUILD_DIR": str(workspace["build"]), "FUNCTION_DIR": str(workspace["function"]),
+           "DEPLOY_POLL_SECONDS": "0.01", **moto_server.env()}  # fmt: skip
+    command = [sys.executable, "-m", "infra.deploy", "deploy"]
+    first = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "cli-app: created" in first.stdout and "InputBucketName" in first.stdout
+    second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert "nothing changed" in second.stdout
+
+
 def test_cli_package_writes_build_function_zip(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "BUILD_DIR": str(tmp_path / "b")}
     run = subprocess.run([sys.executable, "-m", "infra.deploy", "package"], cwd=ROOT, env=env,
