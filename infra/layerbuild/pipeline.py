@@ -238,7 +238,8 @@ def verify_target(
     )
     out(
         f"[{target.label}] smoke    Python {interpreter.version} -I with Lambda's sys.path: "
-        f"imported {', '.join(result['imported'])}; layer checks passed; boto3 "
+        f"imported {', '.join(result['imported'])}; omitted and not importable: "
+        f"{', '.join(result['absent']) or 'none'}; layer checks passed; boto3 "
         f"{result['boto3']} S3 client ok; bytecode "
         f"{'used as shipped' if result['bytecode_used'] else 'not shipped'} "
         f"({time.monotonic() - started:.1f}s)"

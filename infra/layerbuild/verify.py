@@ -239,6 +239,7 @@ results["boto3"] = boto3.__version__
 results["botocore_from"] = botocore.__file__
 results["dateutil_from"] = dateutil.__file__
 results["sys_path"] = sys.path
+results["absent"] = ABSENT
 print(json.dumps(results))
 """
 
