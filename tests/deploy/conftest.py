@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import fakes
+import deploy_fakes as fakes
 
 from infra.deploy.aws import Aws, connect
 from infra.deploy.config import Config

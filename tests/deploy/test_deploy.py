@@ -12,7 +12,7 @@ import ast
 import json
 
 import boto3
-import fakes
+import deploy_fakes as fakes
 import pytest
 
 from csv_sentiment import metrics

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-import fakes
+import deploy_fakes as fakes
 import pytest
 
 from infra.deploy import layers
