@@ -230,8 +230,10 @@ def _docker_image(target: Target, image: str):
     except ImportError:
         raise BuilderUnavailable("the docker Python SDK is not installed (make venv)") from None
     try:
-        client = docker.from_env(timeout=int(os.environ.get("LAYER_DOCKER_TIMEOUT", "600")))
-        client.ping()
+        # A short timeout to decide, so an unreachable DOCKER_HOST cannot hang the build; the
+        # client that pulls and builds gets a long one.
+        docker.from_env(timeout=10).ping()
+        client = docker.from_env(timeout=int(os.environ.get("LAYER_DOCKER_TIMEOUT", "1800")))
     except DockerException as exc:
         raise BuilderUnavailable(f"Docker is not reachable ({_first_line(exc)})") from None
     try:

@@ -82,7 +82,7 @@ def build(
     out_dir = build_dir / "layers"
     out_dir.mkdir(parents=True, exist_ok=True)
     report = BuildReport(target)
-    with _exclusive(out_dir):
+    with _exclusive(out_dir, out):
         builder = builder or select_builder(target, warn=out)
         entries = manifest.load(out_dir)
         fresh: dict[str, tuple[Layer, dict]] = {}
@@ -269,10 +269,14 @@ def _tree_size(site: Path) -> str:
 
 
 @contextmanager
-def _exclusive(out_dir: Path) -> Iterator[None]:
+def _exclusive(out_dir: Path, out: Out) -> Iterator[None]:
     """One build per output folder at a time (manifest and zips are shared)."""
     with (out_dir / ".lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            out(f"waiting for another layer build using {out_dir} ...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
