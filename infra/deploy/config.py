@@ -30,6 +30,7 @@ class Config:
     text_column: str = ""
     alarm_email: str = ""
     concurrency: int = 0
+    noncurrent_days: int = 30
     log_level: str = "INFO"
     pins: dict[str, str] = field(default_factory=dict)  # layer name -> version number or ARN
     empty_buckets: bool = False
@@ -84,6 +85,7 @@ class Config:
             text_column=env.get("TEXT_COLUMN", "").strip(),
             alarm_email=email,
             concurrency=_integer("CONCURRENCY", get("CONCURRENCY", "0"), 0, 100_000),
+            noncurrent_days=_integer("NONCURRENT_DAYS", get("NONCURRENT_DAYS", "30"), 1, 3650),
             log_level=log_level,
             pins=parse_pins(env.get("PIN_LAYERS", "")),
             empty_buckets=get("EMPTY_BUCKETS", "no").lower() in ("yes", "true", "1"),

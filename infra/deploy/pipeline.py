@@ -77,6 +77,7 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         "MemorySize": str(cfg.memory),
         "Timeout": str(cfg.timeout),
         "ReservedConcurrency": str(cfg.concurrency),
+        "NoncurrentInputDays": str(cfg.noncurrent_days),
         "TextColumn": cfg.text_column,
         "LogLevel": cfg.log_level,
         "AlarmEmail": cfg.alarm_email,

@@ -37,7 +37,7 @@ def _events(aws, cfg) -> dict[str, int]:
 
 
 def test_first_deploy_creates_every_stack_and_the_function_as_declared(aws, make_config, log):
-    cfg = make_config(TEXT_COLUMN="review", MEMORY="512", TIMEOUT="300")
+    cfg = make_config(TEXT_COLUMN="review", MEMORY="512", TIMEOUT="300", NONCURRENT_DAYS="7")
     report = deploy(cfg, aws, log)
 
     expected = [cfg.bootstrap_stack] + [cfg.layer_stack(n) for n in fakes.LAYERS] + [cfg.app_stack]
@@ -86,6 +86,9 @@ def test_first_deploy_creates_every_stack_and_the_function_as_declared(aws, make
     assert params["FilesFailedMetric"] == metrics.FILES_FAILED
     assert params["MetricsNamespace"] == metrics.DEFAULT_NAMESPACE
     assert params["ServiceDimension"] == metrics.SERVICE_DIMENSION
+    res, template = lookup.resolver(aws.cfn, cfg.app_stack)
+    rules = lookup.properties(res, template, "InputBucket")["LifecycleConfiguration"]["Rules"]
+    assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": "7"}
 
 
 def test_trigger_and_failure_handling_as_deployed(aws, make_config, log):
@@ -176,6 +179,7 @@ def test_identical_redeploy_changes_nothing(aws, make_config, log):
 
     assert set(second.stacks.values()) == {"unchanged"}
     assert "nothing changed" in log.text and "change set" not in log.text
+    assert "uploaded" not in log.text  # every zip was already there under its content hash
     assert second.layer_arns == first.layer_arns and second.code_key == first.code_key
     assert _events(aws, cfg) == events
     assert {n: _versions(aws, cfg.layer_name(n)) for n in fakes.LAYERS} == versions
