@@ -61,21 +61,31 @@ def load_lexicons() -> tuple[dict[str, float], dict[str, str]]:
     return lexicon, emojis
 
 
-class _Words(dict):
-    """raw token -> the reference's `_strip_punc_if_word(token).lower()`, memoised.
+def _word(token: str) -> str:
+    """The reference's `_strip_punc_if_word(token).lower()`."""
+    stripped = token.strip(string.punctuation)
+    return (stripped if len(stripped) > 2 else token).lower()
 
-    `map(words.__getitem__, tokens)` runs in C for known tokens; `__missing__` fills the rest."""
 
-    __slots__ = ()
+class _Memo(dict):
+    """token -> compute(token), memoised and bounded.
 
-    def __missing__(self, token: str) -> str:
-        stripped = token.strip(string.punctuation)
-        word = (stripped if len(stripped) > 2 else token).lower()
+    `map(memo.__getitem__, tokens)` runs in C for known tokens; `__missing__` fills the rest.
+    Long tokens are not kept, and the memo is emptied when full."""
+
+    __slots__ = ("_compute",)
+
+    def __init__(self, compute: Callable[[str], object]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, token: str):
+        value = self._compute(token)
         if len(token) <= _MEMO_TOKEN_CHARS:
             if len(self) >= _MEMO_ENTRIES:
                 self.clear()
-            self[token] = word
-        return word
+            self[token] = value
+        return value
 
 
 def make_polarity() -> Callable[[str], Scores]:
@@ -87,7 +97,7 @@ def make_polarity() -> Callable[[str], Scores]:
     n_scalar = _vader.N_SCALAR
     c_incr = _vader.C_INCR
     # A word can start a sentiment only if it is a lexicon word that is not a booster.
-    starts = frozenset(w for w in lex if w not in booster).__contains__
+    starts = frozenset(w for w in lex if w not in booster)
     # Every word of a multi-word SPECIAL_CASES or BOOSTER_DICT key: a phrase check can only
     # succeed if its words are all among these (tokens never contain whitespace).
     phrase_words = frozenset(
@@ -100,7 +110,15 @@ def make_polarity() -> Callable[[str], Scores]:
         [ep * 0.292 + (0 if qm <= 1 else qm * 0.18 if qm <= 3 else 0.96) for qm in range(5)]
         for ep in range(5)
     ]
-    words_of = _Words().__getitem__
+    word = _Memo(_word).__getitem__
+
+    def _mark(token: str) -> str:
+        w = word(token)
+        return w if w in starts or w == "but" else ""
+
+    # token -> its word if it can carry a sentiment or is "but", else "" (tokens are never
+    # empty): `compress` then finds the few words that the rules have to look at.
+    mark = _Memo(_mark).__getitem__
     isupper = str.isupper
     fabs = math.fabs
     sqrt = math.sqrt
@@ -139,103 +157,103 @@ def make_polarity() -> Callable[[str], Scores]:
         tokens = text.split()  # the reference strips first; split() ignores the same whitespace
         if not tokens:
             return empty
-        lw = list(map(words_of, tokens))
-        hits = list(compress(count(), map(starts, lw)))
-        if not hits:
+        marks = list(compress(count(), map(mark, tokens)))
+        if not marks:
             return neutral
         n = len(tokens)
-        ups = sum(map(isupper, tokens))  # stripping ASCII punctuation never changes isupper()
-        cap_diff = 0 < ups < n
+        last = n - 1
+        cap_diff = None  # allcap_differential, computed when an ALL CAPS word needs it
+        but_at = -1
         vals = []  # the non-zero sentiments, in order
         where = []  # their word positions
-        last = n - 1
-        for i in hits:
-            w = lw[i]
-            if w == "kind" and i < last and lw[i + 1] == "of":
+        for i in marks:
+            tok = tokens[i]
+            w = mark(tok)
+            if w == "but" and but_at < 0:
+                but_at = i
+            if w not in starts or (w == "kind" and i < last and word(tokens[i + 1]) == "of"):
                 continue
             v = lex[w]
-            if w == "no" and i != last and lw[i + 1] in lex:
+            if w == "no" and i != last and word(tokens[i + 1]) in lex:
                 v = 0.0
-            if i > 0:
-                w1 = lw[i - 1]
-                if (
-                    w1 == "no"
-                    or (i > 1 and lw[i - 2] == "no")
-                    or (i > 2 and lw[i - 3] == "no" and (w1 == "or" or w1 == "nor"))
-                ):
+            if i:
+                w1 = word(tokens[i - 1])
+                w2 = word(tokens[i - 2]) if i > 1 else None
+                w3 = word(tokens[i - 3]) if i > 2 else None
+                if w1 == "no" or w2 == "no" or (w3 == "no" and (w1 == "or" or w1 == "nor")):
                     v = lex[w] * n_scalar
-                if cap_diff and isupper(tokens[i]):
+            if isupper(tok):
+                if cap_diff is None:
+                    cap_diff = 0 < sum(map(isupper, tokens)) < n
+                if cap_diff:
                     v = v + c_incr if v > 0 else v - c_incr
-                if w1 not in lex:
-                    if w1 in booster:  # scalar_inc_dec; a zero scalar leaves v unchanged
-                        s = booster[w1]
-                        if v < 0:
-                            s *= -1
-                        if cap_diff and isupper(tokens[i - 1]):
-                            s = s + c_incr if v > 0 else s - c_incr
+            if not i:
+                if v:
+                    vals.append(v)
+                    where.append(i)
+                continue
+            # The three preceding words, nearest first (the reference's start_i 0, 1, 2).
+            if w1 not in lex:
+                if w1 in booster:  # scalar_inc_dec; a zero scalar leaves v unchanged
+                    up = isupper(tokens[i - 1])
+                    if up and cap_diff is None:
+                        cap_diff = 0 < sum(map(isupper, tokens)) < n
+                    v = v + _scalar(booster[w1], v, up and cap_diff, c_incr)
+                if w1 in negate or "n't" in w1:
+                    v = v * n_scalar
+            if i > 1:
+                if w2 not in lex:
+                    if w2 in booster:
+                        up = isupper(tokens[i - 2])
+                        if up and cap_diff is None:
+                            cap_diff = 0 < sum(map(isupper, tokens)) < n
+                        s = _scalar(booster[w2], v, up and cap_diff, c_incr)
+                        if s != 0:
+                            s = s * 0.95
                         v = v + s
-                    if w1 in negate or "n't" in w1:
+                    if w2 == "never" and (w1 == "so" or w1 == "this"):
+                        v = v * 1.25
+                    elif w2 == "without" and w1 == "doubt":
+                        pass
+                    elif w2 in negate or "n't" in w2:
                         v = v * n_scalar
+                if i > 2 and w3 not in lex:
+                    if w3 in booster:
+                        up = isupper(tokens[i - 3])
+                        if up and cap_diff is None:
+                            cap_diff = 0 < sum(map(isupper, tokens)) < n
+                        s = _scalar(booster[w3], v, up and cap_diff, c_incr)
+                        if s != 0:
+                            s = s * 0.9
+                        v = v + s
+                    if (w3 == "never" and (w2 == "so" or w2 == "this")) or (
+                        w1 == "so" or w1 == "this"
+                    ):
+                        v = v * 1.25
+                    elif w3 == "without" and (w2 == "doubt" or w1 == "doubt"):
+                        pass
+                    elif w3 in negate or "n't" in w3:
+                        v = v * n_scalar
+                    if (
+                        phrase_words(w1)
+                        or phrase_words(w2)
+                        or phrase_words(w3)
+                        or (i < last and phrase_words(word(tokens[i + 1])))
+                    ):
+                        v = _idioms(v, w, w1, w2, w3, tokens, word, i, last, special, booster)
+            if least_rule and w1 == "least":  # _least_check
                 if i > 1:
-                    w2 = lw[i - 2]
-                    if w2 not in lex:
-                        if w2 in booster:
-                            s = booster[w2]
-                            if v < 0:
-                                s *= -1
-                            if cap_diff and isupper(tokens[i - 2]):
-                                s = s + c_incr if v > 0 else s - c_incr
-                            if s != 0:
-                                s = s * 0.95
-                            v = v + s
-                        if w2 == "never" and (w1 == "so" or w1 == "this"):
-                            v = v * 1.25
-                        elif w2 == "without" and w1 == "doubt":
-                            pass
-                        elif w2 in negate or "n't" in w2:
-                            v = v * n_scalar
-                    if i > 2:
-                        w3 = lw[i - 3]
-                        if w3 not in lex:
-                            if w3 in booster:
-                                s = booster[w3]
-                                if v < 0:
-                                    s *= -1
-                                if cap_diff and isupper(tokens[i - 3]):
-                                    s = s + c_incr if v > 0 else s - c_incr
-                                if s != 0:
-                                    s = s * 0.9
-                                v = v + s
-                            if (w3 == "never" and (w2 == "so" or w2 == "this")) or (
-                                w1 == "so" or w1 == "this"
-                            ):
-                                v = v * 1.25
-                            elif w3 == "without" and (w2 == "doubt" or w1 == "doubt"):
-                                pass
-                            elif w3 in negate or "n't" in w3:
-                                v = v * n_scalar
-                            if (
-                                phrase_words(w1)
-                                or phrase_words(w2)
-                                or phrase_words(w3)
-                                or (i < last and phrase_words(lw[i + 1]))
-                            ):
-                                v = _idioms(v, lw, i, last, special, booster)
-                if least_rule and w1 == "least":
-                    if i > 1:
-                        if lw[i - 2] != "at" and lw[i - 2] != "very":
-                            v = v * n_scalar
-                    else:
+                    if w2 != "at" and w2 != "very":
                         v = v * n_scalar
-            elif cap_diff and isupper(tokens[i]):
-                v = v + c_incr if v > 0 else v - c_incr
+                else:
+                    v = v * n_scalar
             if v:
                 vals.append(v)
                 where.append(i)
         if not vals:
             return neutral
-        if "but" in lw:
-            _but(vals, where, lw.index("but"))
+        if but_at >= 0:
+            _but(vals, where, but_at)
         sum_s = float(sum(vals))
         ep = text.count("!")
         qm = text.count("?")
@@ -272,9 +290,17 @@ def make_polarity() -> Callable[[str], Scores]:
     return polarity
 
 
-def _idioms(v, lw: list[str], i: int, last: int, special: dict, booster: dict):
-    """`_special_idioms_check`, on the already lowered words."""
-    w0, w1, w2, w3 = lw[i], lw[i - 1], lw[i - 2], lw[i - 3]
+def _scalar(s: float, v: float, caps: bool, c_incr: float) -> float:
+    """`scalar_inc_dec` for a booster word of value `s` before a word of valence `v`."""
+    if v < 0:
+        s *= -1
+    if caps:  # the booster is ALL CAPS among words that are not
+        s = s + c_incr if v > 0 else s - c_incr
+    return s
+
+
+def _idioms(v, w0, w1, w2, w3, tokens, word, i: int, last: int, special: dict, booster: dict):
+    """`_special_idioms_check`, on lowered words (w1 precedes w0, the sentiment word)."""
     twoone = f"{w2} {w1}"
     threetwoone = f"{w3} {w2} {w1}"
     threetwo = f"{w3} {w2}"
@@ -283,11 +309,12 @@ def _idioms(v, lw: list[str], i: int, last: int, special: dict, booster: dict):
             v = special[seq]
             break
     if last > i:
-        seq = f"{w0} {lw[i + 1]}"
+        next1 = word(tokens[i + 1])
+        seq = f"{w0} {next1}"
         if seq in special:
             v = special[seq]
         if last > i + 1:
-            seq = f"{w0} {lw[i + 1]} {lw[i + 2]}"
+            seq = f"{w0} {next1} {word(tokens[i + 2])}"
             if seq in special:
                 v = special[seq]
     for seq in (threetwoone, threetwo, twoone):
