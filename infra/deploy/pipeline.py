@@ -32,6 +32,8 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     say(f"function: {function_zip.path} ({function_zip.size} bytes, {function_zip.sha256[:12]}…)")
     built = layers.select(cfg.build_dir / "layers", cfg.runtime, cfg.arch)
     _check_limits(cfg, built)
+    # Pins are checked before anything changes: a wrong pin must not leave a half deploy.
+    pinned = {name: _pinned_arn(cfg, aws, name, pin) for name, pin in cfg.pins.items()}
 
     body, tmpl = templates.load("bootstrap")
     boot = stacks.deploy(aws.cfn, cfg.bootstrap_stack, body, tmpl, {}, say, cfg.poll_seconds)
@@ -41,14 +43,14 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report.code_key = f"function/{function_zip.sha256}.zip"
     artifacts.ensure(aws.s3, bucket, report.code_key, function_zip.path, say)
     for layer in built:
-        artifacts.ensure(aws.s3, bucket, layer.key, layer.zip_path, say)
+        if layer.name not in pinned:
+            artifacts.ensure(aws.s3, bucket, layer.key, layer.zip_path, say)
 
     body, tmpl = templates.load("layer")
     for layer in built:
-        if layer.name in cfg.pins:
-            arn = _pinned_arn(cfg, aws, layer.name, cfg.pins[layer.name])
-            say(f"{cfg.layer_stack(layer.name)}: pinned to {arn} (stack left as is)")
-            report.layer_arns.append(arn)
+        if layer.name in pinned:
+            say(f"{cfg.layer_stack(layer.name)}: pinned to {pinned[layer.name]} (stack left as is)")
+            report.layer_arns.append(pinned[layer.name])
             continue
         params = {
             "LayerName": cfg.layer_name(layer.name),

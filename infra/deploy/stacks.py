@@ -140,10 +140,14 @@ def deploy(
     change_set = _create_change_set(cfn, name, body, params, creating, poll)
     seen = {e["EventId"] for e in _events(cfn, name)}
     if change_set is None:
-        # We already know the parameters differ from the deployed ones. An endpoint that
-        # still reports "no changes" (moto compares with the stack's *creation* parameters)
-        # gets a direct update; AWS would answer that with "No updates", i.e. unchanged.
-        say(f"{name}: the change set reports no changes although parameters differ; updating")
+        # We already know the template or parameters differ from the deployed ones. An
+        # endpoint that still reports "no changes" (moto compares with the stack's *creation*
+        # parameters) gets a direct update; AWS answers that with "No updates" when the
+        # difference is cosmetic (a comment), which is reported as unchanged.
+        say(
+            f"{name}: the change set reports no changes, yet the template or parameters differ;"
+            " trying a direct update"
+        )
         if not _update_directly(cfn, name, body, params):
             say(f"{name}: unchanged")
             return StackResult(name, "unchanged", outputs_of(cfn, name, template))

@@ -256,11 +256,17 @@ def test_pinning_a_previous_version_rolls_back_and_unpinning_restores(
     assert _versions(aws, cfg.layer_name("pandas")) == [1, 2]
 
 
-def test_pinning_a_version_that_does_not_exist_lists_the_ones_that_do(aws, make_config, log):
-    deploy(make_config(), aws, log)
+def test_pinning_a_version_that_does_not_exist_lists_the_ones_that_do(
+    aws, make_config, log, workspace
+):
+    cfg = make_config()
+    deploy(cfg, aws, log)
+    events = _events(aws, cfg)
+    fakes.write_layers(workspace["build"], {"powertools": "aws-lambda-powertools==9"})
     with pytest.raises(DeployError, match=r"versions of .*-pandas: 1\n") as exc:
         deploy(make_config(PIN_LAYERS="pandas=7"), aws, log)
     assert "PIN_LAYERS=pandas=1" in exc.value.next_step
+    assert _events(aws, cfg) == events  # refused before the powertools bump began
 
 
 def test_pinning_an_unknown_layer_is_refused_before_any_change(aws, make_config, log):
