@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import botocore.exceptions
+
 from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
 
@@ -13,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__)
     parser.add_argument("command", choices=("package", "deploy", "destroy", "redrive"))
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # stack events appear as they happen, piped too
     try:
         cfg = Config.from_env()
         if args.command == "package":
@@ -39,6 +42,18 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if result.failed else 0
     except DeployError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except botocore.exceptions.ClientError as exc:
+        print(f"error: AWS refused a request: {exc}", file=sys.stderr)
+        print(
+            "  next: check that the identity may use CloudFormation, S3, Lambda, IAM, SQS, SNS,"
+            " CloudWatch and Logs (docs/deploy.md, step 1), then run it again",
+            file=sys.stderr,
+        )
+        return 1
+    except botocore.exceptions.BotoCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("  next: check the network, AWS_REGION and AWS_ENDPOINT_URL", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(

@@ -60,6 +60,11 @@ def connect(profile: str | None = None) -> Aws:
         )
     try:
         identity = session.client("sts").get_caller_identity()
+    except botocore.exceptions.EndpointConnectionError as exc:
+        raise DeployError(
+            f"cannot reach AWS: {exc}",
+            "check the network, AWS_REGION and (for a local endpoint) AWS_ENDPOINT_URL",
+        ) from exc
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise DeployError(
             f"AWS rejected the credentials: {exc}",

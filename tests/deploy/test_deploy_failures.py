@@ -157,6 +157,17 @@ def test_cli_prints_the_error_and_next_step_and_exits_1(tmp_path):
     assert "next: set STACK" in run.stderr
 
 
+def test_an_unreachable_endpoint_is_not_blamed_on_the_credentials(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # discard port: refused
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(DeployError, match="cannot reach AWS") as exc:
+        connect()
+    assert "AWS_ENDPOINT_URL" in exc.value.next_step
+
+
 def test_cli_deploys_to_the_endpoint_and_a_second_run_changes_nothing(moto_server, workspace):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(workspace["build"].parent), "STACK": "cli",
            "BUILD_DIR": str(workspace["build"]), "FUNCTION_DIR": str(workspace["function"]),
