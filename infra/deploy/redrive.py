@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.exceptions
+
 from infra.deploy import stacks
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
@@ -53,7 +55,10 @@ def redrive(cfg: Config, aws: Aws, say: Say = print, max_messages: int = 1000) -
                 retry_later.append(message["ReceiptHandle"])
                 say(f"  skipped {label}: not a Lambda destination record")
                 continue
-            error = _invoke(aws.lam, function, payload)
+            try:
+                error = _invoke(aws.lam, function, payload)
+            except botocore.exceptions.ClientError as exc:  # throttled, function gone, …
+                error = f"the invoke was refused: {exc}"
             if error is None:
                 aws.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
                 report.succeeded.append(label)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+import botocore.exceptions
+
 from infra.deploy import stacks
 from infra.deploy.destroy import destroy
 from infra.deploy.pipeline import deploy
@@ -74,6 +76,11 @@ class FakeLambda:
         event = json.loads(Payload)
         self.calls.append((FunctionName, InvocationType, event))
         key = event["Records"][0]["s3"]["object"]["key"]
+        if "throttled" in key:
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}},
+                "Invoke",
+            )
         if "good" in key:
             return {"StatusCode": 200, "Payload": io.BytesIO(b'{"scored": 1}')}
         body = {"errorType": "TransientAwsError", "errorMessage": f"still failing: {key}"}
@@ -97,7 +104,7 @@ def test_redrive_reinvokes_each_event_removes_successes_and_keeps_failures(aws, 
     outputs = deploy(cfg, aws, log).outputs
     queue = outputs["FailureQueueUrl"]
     bucket = outputs["InputBucketName"]
-    for key in ("input/good-1.csv", "input/bad.csv", "input/good-2.csv"):
+    for key in ("input/good-1.csv", "input/bad.csv", "input/good-2.csv", "input/throttled.csv"):
         aws.sqs.send_message(QueueUrl=queue, MessageBody=_destination_record(bucket, key))
     aws.sqs.send_message(QueueUrl=queue, MessageBody="not a destination record")
     fake = FakeLambda()
@@ -108,13 +115,15 @@ def test_redrive_reinvokes_each_event_removes_successes_and_keeps_failures(aws, 
 
     assert sorted(report.succeeded) == [f"s3://{bucket}/input/good-1.csv",
                                         f"s3://{bucket}/input/good-2.csv"]  # fmt: skip
-    assert report.failed == [f"s3://{bucket}/input/bad.csv"]
+    assert sorted(report.failed) == [f"s3://{bucket}/input/bad.csv",
+                                     f"s3://{bucket}/input/throttled.csv"]  # fmt: skip
     assert len(report.skipped) == 1
     assert {c[0] for c in fake.calls} == {outputs["FunctionName"]}
     assert {c[1] for c in fake.calls} == {"RequestResponse"}  # so the outcome is known
     assert "still failing: input/bad.csv" in log.text
-    assert "2 succeeded" in log.text and "1 failed again" in log.text
+    assert "Rate exceeded" in log.text
+    assert "2 succeeded" in log.text and "2 failed again" in log.text
     left = aws.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
     bodies = sorted(m["Body"] for m in left.get("Messages", []))
-    assert len(bodies) == 2  # the failure and the unknown message, visible again at once
+    assert len(bodies) == 3  # the failures and the unknown message, visible again at once
     assert any("input/bad.csv" in b for b in bodies)
