@@ -1,0 +1,372 @@
+"""`make demo` / `make local-up`: build, start the endpoint and the service, deploy, (demo:)
+upload the example and show what happened, then stop everything that was started."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from infra.endpoint import LOCAL_CREDENTIALS, MotoServer, start_moto_server
+from infra.local.steps import StepFailed, Steps, fail, say
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / ".local"
+CACHE = STATE / "cache"
+EXAMPLE = ROOT / "examples" / "reviews.csv"
+
+
+def _settings() -> tuple[str, str, str]:
+    return (
+        os.environ.get("RUNTIME") or "python3.12",
+        os.environ.get("ARCH") or "x86_64",
+        os.environ.get("STACK") or "sentiment",
+    )
+
+
+def _isolated_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment minus anything that could reach a real AWS account."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    env.update(extra or {})
+    return env
+
+
+def build_and_deploy(steps: Steps, run_dir: Path) -> tuple[MotoServer, dict[str, str]]:
+    """Steps shared by demo and up: layers, function, runtime, endpoint, deploy."""
+    runtime, arch, stack = _settings()
+    py = sys.executable
+    with steps.step(f"layers for {runtime}/{arch} (`make layers`; unchanged layers are reused)"):
+        steps.run(
+            "layers",
+            [py, "-m", "infra.layerbuild", "build", "--runtime", runtime, "--arch", arch],
+            _isolated_env(),
+        )
+    with steps.step("function package (`make function`)"):
+        steps.run("function", [py, "-m", "infra.deploy", "package"], _isolated_env())
+    with steps.step(f"local Lambda runtime: Python for {runtime}, /var/runtime, RIE"):
+        from infra.local.rie import ensure_rie
+        from infra.local.runtime import resolve
+
+        rt = resolve(runtime, arch, CACHE)
+        say(f"python {rt.version}: {rt.python}")
+        say(f"/var/runtime (boto3, awslambdaric): {rt.packages}")
+        say(f"RIE: {ensure_rie(arch)}")
+    with steps.step("local AWS endpoint (moto server on loopback)"):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        moto = start_moto_server(log_path=run_dir / "moto.log")
+        say(f"{moto.url}  (log: {run_dir / 'moto.log'})")
+    env = {**moto.env()}
+    try:
+        with steps.step(f"deploy stacks {stack}-* to {moto.url} (`make deploy`'s code)"):
+            deploy_env = _isolated_env(
+                {
+                    **env,
+                    "RUNTIME": runtime,
+                    "ARCH": arch,
+                    "STACK": stack,
+                    "DEPLOY_POLL_SECONDS": "0.2",
+                }
+            )
+            steps.run("deploy", [py, "-m", "infra.deploy", "deploy"], deploy_env)
+    except BaseException:
+        moto.stop()
+        raise
+    return moto, env
+
+
+def app_outputs(env: dict[str, str]) -> dict[str, str]:
+    import boto3
+
+    from infra.deploy import stacks, templates
+
+    _, _, stack = _settings()
+    cfn = boto3.client(
+        "cloudformation",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    _, template = templates.load("app")
+    return stacks.outputs_of(cfn, f"{stack}-app", template)
+
+
+def demo() -> int:
+    steps = Steps(total=10)
+    run_dir = STATE / "demo"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    moto = service = None
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        moto, env = build_and_deploy(steps, run_dir)
+        with steps.step("local Lambda service (template-driven, RIE + awslambdaric)"):
+            from infra.local.service import LocalLambdaService
+
+            service = LocalLambdaService(env, CACHE, run_dir=run_dir, say=say).start()
+            outputs = app_outputs(env)
+            function = outputs["FunctionName"]
+            if function not in service.served:
+                raise StepFailed("service", f"{function} is not served: {service.problems}")
+        with steps.step("upload examples/reviews.csv with an ordinary S3 client"):
+            s3 = service.clients.s3
+            key = "input/reviews.csv"
+            s3.upload_file(str(EXAMPLE), outputs["InputBucketName"], key)
+            say(f"s3://{outputs['InputBucketName']}/{key} ({EXAMPLE.stat().st_size} bytes)")
+        with steps.step("wait for the S3 event to be delivered and processed"):
+            if not service.wait_idle(timeout=240):
+                raise StepFailed("wait", "no result within 240 s; see `make logs`")
+            events = [e for e in service.events if e.function == function]
+            if not events:
+                raise StepFailed(
+                    "wait",
+                    "the upload produced no event; the notification "
+                    "configuration did not match input/reviews.csv",
+                )
+            last = events[-1].attempts[-1]
+            cold = f" (cold start: init {last.init_ms:.0f} ms)" if last.cold else ""
+            say(
+                f"{function}: {events[-1].outcome} after {len(events[-1].attempts)} attempt(s)"
+                f"{cold}, duration {last.duration_ms or 0:.0f} ms"
+            )
+            if events[-1].outcome != "success":
+                _print_logs(run_dir, function, events[-1].request_id)
+                raise StepFailed("wait", f"the function failed: {last.error}")
+        with steps.step("results"):
+            _show_results(s3, outputs, key, run_dir, function, events[-1].request_id)
+    except StepFailed as exc:
+        return fail(exc)
+    except KeyboardInterrupt:
+        print("\ninterrupted; stopping what was started", file=sys.stderr)
+        return 130
+    finally:
+        print(f"\n==> [{steps.total}/{steps.total}] stop the service and the endpoint", flush=True)
+        if service:
+            service.stop()
+        if moto:
+            moto.stop()
+        print(
+            f"    stopped; total {steps.elapsed():.0f}s. Logs of this run: {run_dir}/logs",
+            flush=True,
+        )
+    return 0
+
+
+def _show_results(s3: Any, outputs: dict, key: str, run_dir: Path, function: str, rid: str):
+    out = outputs["OutputBucketName"]
+    rel = key.removeprefix("input/")
+    print("\n  where the output is:")
+    for obj in s3.list_objects_v2(Bucket=out).get("Contents", []):
+        print(f"    s3://{out}/{obj['Key']}  ({obj['Size']} bytes)")
+    scored = s3.get_object(Bucket=out, Key=f"scored/{rel}")["Body"].read().decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(scored)))
+    print(f"\n  first rows of s3://{out}/scored/{rel} ({len(rows)} rows):")
+    print(f"    {'id':>3}  {'review':<46} {'compound':>8}  sentiment")
+    for row in rows[:8]:
+        text = " ".join((row.get("review") or "").split())
+        text = text if len(text) <= 45 else text[:44] + "…"
+        print(
+            f"    {row.get('id', ''):>3}  {text:<46} {row.get('compound', ''):>8}  "
+            f"{row.get('sentiment', '')}"
+        )
+    counts = Counter(row.get("sentiment", "") for row in rows)
+    print("\n  label counts: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+    report = json.loads(s3.get_object(Bucket=out, Key=f"reports/{rel}.json")["Body"].read())
+    print(f"\n  run report (s3://{out}/reports/{rel}.json):")
+    for line in json.dumps(report, indent=2, ensure_ascii=False).splitlines():
+        print("    " + line)
+    print(f"\n  the function's log lines ({function}, request {rid}):")
+    _print_logs(run_dir, function, rid)
+
+
+def _print_logs(run_dir: Path, function: str, rid: str) -> None:
+    from infra.local.logs import format_lines, read
+
+    for line in format_lines(list(read(run_dir / "logs", function, rid))):
+        print("    " + line)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+# -- make local-up / local-down ---------------------------------------------------------------
+UP_DIR = STATE / "up"
+UP_FILE = STATE / "up.json"
+
+
+def up() -> int:
+    if UP_FILE.exists() and _alive(json.loads(UP_FILE.read_text())):
+        print("already running:")
+        _usage(json.loads(UP_FILE.read_text()))
+        return 0
+    steps = Steps(total=6)
+    shutil.rmtree(UP_DIR, ignore_errors=True)
+    moto = None
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        moto, env = build_and_deploy(steps, UP_DIR)
+        with steps.step("local Lambda service, in the background"):
+            log = open(UP_DIR / "service.log", "ab")  # noqa: SIM115
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "infra.local",
+                    "serve",
+                    "--endpoint",
+                    moto.url,
+                    "--run-dir",
+                    str(UP_DIR),
+                ],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=_isolated_env(),
+                start_new_session=True,
+            )
+            deadline = time.monotonic() + 180
+            while not (UP_DIR / "ready").exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = (UP_DIR / "service.log").read_text()[-1500:]
+                    _kill_group(proc.pid)
+                    raise StepFailed("service", f"the service did not start:\n{tail}")
+                time.sleep(0.2)
+            say((UP_DIR / "service.log").read_text().strip().replace("\n", "\n    "))
+            outputs = app_outputs(env)
+            state = {
+                "endpoint": moto.url,
+                "moto_pid": moto.process.pid,
+                "service_pid": proc.pid,
+                "input_bucket": outputs["InputBucketName"],
+                "output_bucket": outputs["OutputBucketName"],
+                "function": outputs["FunctionName"],
+            }
+            UP_FILE.write_text(json.dumps(state, indent=2))
+    except StepFailed as exc:
+        if moto:
+            moto.stop()
+        return fail(exc)
+    except KeyboardInterrupt:
+        if moto:
+            moto.stop()
+        print("\ninterrupted; stopped what was started", file=sys.stderr)
+        return 130
+    print(f"\nrunning (set up in {steps.elapsed():.0f}s):")
+    _usage(state)
+    return 0
+
+
+def _usage(state: dict) -> None:
+    url, inp, out = state["endpoint"], state["input_bucket"], state["output_bucket"]
+    creds = " ".join(f"{k}={v}" for k, v in LOCAL_CREDENTIALS.items() if k != "AWS_SESSION_TOKEN")
+    print(f"""
+  endpoint:  {url}   (moto server; any client with AWS_ENDPOINT_URL={url})
+  function:  {state["function"]}   served by the local Lambda service
+
+  score a file:
+    export {creds} AWS_ENDPOINT_URL={url}
+    aws s3 cp examples/reviews.csv s3://{inp}/input/reviews.csv
+    aws s3 ls --recursive s3://{out}/
+    aws s3 cp s3://{out}/scored/reviews.csv -
+  (or without the export: aws --endpoint-url {url} s3 cp …)
+
+  function logs:   make logs          (also: aws logs tail /aws/lambda/{state["function"]})
+  redeploy:        AWS_ENDPOINT_URL={url} make deploy   (the service picks up the change)
+  stop:            make local-down
+""")
+
+
+def down() -> int:
+    if not UP_FILE.exists():
+        print("nothing is running (no .local/up.json)")
+        return 0
+    state = json.loads(UP_FILE.read_text())
+    stopped = []
+    if _owned(state["service_pid"], "infra.local"):
+        _kill_group(state["service_pid"])
+        stopped.append(f"local Lambda service (pid {state['service_pid']})")
+    for pid_file in (UP_DIR / "pids").glob("*"):
+        pid = int(pid_file.name)
+        if _owned(pid, "aws-lambda-rie"):
+            _kill_group(pid)
+            stopped.append(f"RIE instance (pid {pid})")
+        pid_file.unlink(missing_ok=True)
+    if _owned(state["moto_pid"], "moto_server"):
+        _kill_group(state["moto_pid"])
+        stopped.append(f"moto server {state['endpoint']} (pid {state['moto_pid']})")
+    UP_FILE.unlink()
+    print("stopped: " + ("; ".join(stopped) if stopped else "nothing was still running"))
+    return 0
+
+
+def _owned(pid: int, marker: str) -> bool:
+    """The pid is still the process we started (not a reused pid)."""
+    try:
+        return marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+def _alive(state: dict) -> bool:
+    return _owned(state["service_pid"], "infra.local") and _owned(state["moto_pid"], "moto_server")
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def serve(endpoint: str, run_dir: Path) -> int:
+    """The background service of `make local-up` (stopped by SIGTERM from `make local-down`)."""
+    from infra.local.service import LocalLambdaService
+
+    env = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
+    service = LocalLambdaService(env, CACHE, run_dir=run_dir, say=lambda s: print(s, flush=True))
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        service.start()
+        (run_dir / "ready").touch()
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
+        (run_dir / "ready").unlink(missing_ok=True)
+    return 0
+
+
+def logs(function: str | None) -> int:
+    from infra.local.logs import format_lines, read
+
+    run_dir = UP_DIR if UP_FILE.exists() else STATE / "demo"
+    entries = list(read(run_dir / "logs", function))
+    if not entries:
+        print(f"no function logs yet in {run_dir / 'logs'} (run `make demo` or `make local-up`)")
+        return 0
+    print(f"function logs from {run_dir / 'logs'}:")
+    for line in format_lines(entries):
+        print(line)
+    return 0

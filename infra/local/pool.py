@@ -1,0 +1,81 @@
+"""Instances of one function: up to `limit` at once, warm ones reused, requests queued beyond
+the limit (as Lambda scales to its concurrency limit and then throttles async work to a queue).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from infra.local.instance import Instance, Invocation
+
+
+class Pool:
+    def __init__(self, factory: Callable[[], Instance], limit: int):
+        self._factory = factory
+        self.limit = max(1, limit)
+        self._idle: list[Instance] = []
+        self._all: list[Instance] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self.cold_starts = 0
+        self.invocations = 0
+
+    def invoke(self, payload: bytes, request_id: str | None = None) -> Invocation:
+        instance = self._acquire()
+        try:
+            inv = instance.invoke(payload, request_id)
+        finally:
+            self._release(instance)
+        with self._cond:
+            self.invocations += 1
+            self.cold_starts += inv.cold
+        return inv
+
+    @property
+    def busy(self) -> int:
+        with self._cond:
+            return len(self._all) - len(self._idle)
+
+    def _acquire(self) -> Instance:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the function's instances are stopped")
+                while self._idle:
+                    instance = self._idle.pop()  # the most recently used: the warmest
+                    if instance.alive:
+                        return instance
+                    self._all.remove(instance)
+                if len(self._all) < self.limit:
+                    self._all.append(None)  # type: ignore[arg-type]  # a slot being started
+                    break
+                self._cond.wait()
+        try:
+            instance = self._factory()
+        except BaseException:
+            with self._cond:
+                self._all.remove(None)  # type: ignore[arg-type]
+                self._cond.notify()
+            raise
+        with self._cond:
+            self._all[self._all.index(None)] = instance  # type: ignore[arg-type]
+        return instance
+
+    def _release(self, instance: Instance) -> None:
+        with self._cond:
+            if instance.alive and not self._closed:
+                self._idle.append(instance)
+            else:
+                instance.stop()
+                if instance in self._all:
+                    self._all.remove(instance)
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._closed = True
+            instances = [i for i in self._all if i is not None]
+            self._cond.notify_all()
+        for instance in instances:
+            instance.stop()

@@ -1,0 +1,278 @@
+"""The local Lambda service: deployed functions served by pools of RIE instances, fed by S3
+events from the buckets whose deployed notification names them.
+
+    with LocalLambdaService(endpoint.env(), state_dir) as service:
+        service.refresh()                      # read what is deployed (also done on redeploys)
+        ... upload objects with any S3 client ...
+        service.wait_idle(timeout=120)         # every event delivered, retried or dead-lettered
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from infra.local import discover as disco
+from infra.local import s3events
+from infra.local.asyncq import AsyncEvent, AsyncInvoker
+from infra.local.discover import Deployment, Function
+from infra.local.instance import Instance, Invocation
+from infra.local.layout import Layout, materialise
+from infra.local.logs import LogStore
+from infra.local.pool import Pool
+from infra.local.rie import ensure_rie
+from infra.local.runtime import Runtime, resolve
+
+STACK_CHECK_SECONDS = 2.0
+
+
+@dataclass
+class Clients:
+    region: str
+    s3: Any
+    sqs: Any
+    sns: Any
+    cfn: Any
+    lam: Any
+    logs: Any
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Clients:
+        session = boto3.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=env.get("AWS_SESSION_TOKEN"),
+            region_name=env.get("AWS_REGION", "us-east-1"),
+        )
+        config = BotoConfig(
+            retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32
+        )
+
+        def client(name: str) -> Any:
+            return session.client(name, endpoint_url=env["AWS_ENDPOINT_URL"], config=config)
+
+        return cls(
+            session.region_name,
+            *(client(n) for n in ("s3", "sqs", "sns", "cloudformation", "lambda", "logs")),
+        )
+
+
+@dataclass
+class Served:
+    fn: Function
+    layout: Layout
+    runtime: Runtime
+    pool: Pool
+
+
+class LocalLambdaService:
+    def __init__(
+        self,
+        endpoint_env: dict[str, str],
+        state: Path,
+        *,
+        concurrency: int | None = None,
+        retry_delay: float | None = None,
+        poll_seconds: float = 0.25,
+        run_dir: Path | None = None,
+        say: Callable[[str], None] = print,
+    ):
+        self.endpoint_env = dict(endpoint_env)
+        self.state = state
+        self.concurrency = (
+            concurrency
+            or int(os.environ.get("LOCAL_LAMBDA_CONCURRENCY", "0"))
+            or max(2, os.cpu_count() or 2)
+        )
+        delay = (
+            retry_delay
+            if retry_delay is not None
+            else float(os.environ.get("LOCAL_RETRY_DELAY_SECONDS", "1"))
+        )
+        self.poll_seconds = poll_seconds
+        self.say = say
+        self.clients = Clients.from_env(self.endpoint_env)
+        # state: caches reused across runs (runtime, layouts); run_dir: this run's logs and pids.
+        self.run_dir = run_dir or state
+        self.logs = LogStore(self.run_dir / "logs", self.clients.logs)
+        self.served: dict[str, Served] = {}
+        self.deployment = Deployment({}, (), ())
+        self.problems: list[str] = []
+        self._watcher = s3events.BucketWatcher(self.clients.s3)
+        self._async = AsyncInvoker(
+            self._invoke, self._function, self.clients, delay, workers=self._limit, say=say
+        )
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._polls = 0
+        self._poll_done = threading.Condition()
+        self._runtimes: dict[tuple[str, str], Runtime] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> LocalLambdaService:
+        self.refresh()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="local-lambda")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        self._async.stop()
+        with self._lock:
+            for served in self.served.values():
+                served.pool.stop()
+            self.served.clear()
+
+    def __enter__(self) -> LocalLambdaService:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what is deployed --------------------------------------------------------------------
+    def refresh(self) -> Deployment:
+        """Read the deployed stacks again; start serving new or changed functions."""
+        with self._lock:
+            dep = disco.discover(self.clients.cfn, self.clients.lam)
+            problems = list(dep.problems)
+            for name, fn in dep.functions.items():
+                current = self.served.get(name)
+                if current and current.fn.fingerprint == fn.fingerprint:
+                    current.fn = fn  # invoke config or concurrency may have changed
+                    current.pool.limit = self._limit_of(fn)
+                    continue
+                try:
+                    served = self._serve(fn)
+                except Exception as exc:  # reported; other functions still run
+                    problems.append(f"function {name}: cannot be served: {exc}")
+                    continue
+                if current:
+                    current.pool.stop()
+                self.served[name] = served
+                layers = ", ".join(layer.key.split("/")[1] for layer in fn.layers) or "no layers"
+                self.say(
+                    f"[local-lambda] serving {name} ({fn.runtime}, {fn.memory} MB, "
+                    f"{fn.timeout} s, {layers}; up to {served.pool.limit} instances)"
+                )
+            for name in set(self.served) - set(dep.functions):
+                self.served.pop(name).pool.stop()
+            buckets = {n.bucket for n in dep.notifications}
+            for bucket in buckets:
+                self._watcher.watch(bucket)
+            self._watcher.unwatch_except(buckets)
+            for p in problems:
+                if p not in self.problems:
+                    self.say(f"[local-lambda] warning: {p}")
+            self.problems = problems
+            self.deployment = dep
+            return dep
+
+    def _serve(self, fn: Function) -> Served:
+        key = (fn.runtime, fn.arch)
+        if key not in self._runtimes:
+            self._runtimes[key] = resolve(fn.runtime, fn.arch, self.state)
+        runtime = self._runtimes[key]
+        rie = ensure_rie(fn.arch)
+        layout = materialise(fn, self.clients.s3, self.state / "layout")
+        debug = self.run_dir / "rie" / f"{fn.name}.log"
+        debug.parent.mkdir(parents=True, exist_ok=True)
+
+        def factory() -> Instance:
+            return Instance(
+                self.served[fn.name].fn if fn.name in self.served else fn,
+                layout,
+                runtime,
+                rie,
+                self.endpoint_env,
+                debug,
+                self.run_dir / "pids",
+            )
+
+        return Served(fn, layout, runtime, Pool(factory, self._limit_of(fn)))
+
+    def _limit_of(self, fn: Function) -> int:
+        if fn.reserved_concurrency:
+            return min(fn.reserved_concurrency, self.concurrency)
+        return self.concurrency
+
+    def _limit(self, name: str) -> int:
+        served = self.served.get(name)
+        return served.pool.limit if served else self.concurrency
+
+    def _function(self, name: str) -> Function | None:
+        served = self.served.get(name)
+        return served.fn if served else None
+
+    # -- invoking ----------------------------------------------------------------------------
+    def invoke(self, name: str, payload: dict | bytes) -> Invocation:
+        """A synchronous (RequestResponse) invocation."""
+        import json
+
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return self._invoke(name, body, None)
+
+    def invoke_async(self, name: str, event: dict) -> AsyncEvent:
+        """An asynchronous (Event) invocation: retries and destinations apply."""
+        return self._async.submit(name, event)
+
+    def _invoke(self, name: str, body: bytes, request_id: str | None) -> Invocation:
+        served = self.served.get(name)
+        if served is None:
+            raise LookupError(f"function {name} is not deployed (or could not be served)")
+        inv = served.pool.invoke(body, request_id)
+        self.logs.add(name, served.fn.log_group, inv)
+        return inv
+
+    @property
+    def events(self) -> list[AsyncEvent]:
+        return list(self._async.events)
+
+    def wait_idle(self, timeout: float = 300) -> bool:
+        """True once the buckets were polled after this call and every event is finished."""
+        deadline = time.monotonic() + timeout
+        with self._poll_done:
+            target = self._polls + 2  # a poll that started after this call has completed
+            if not self._poll_done.wait_for(lambda: self._polls >= target, timeout):
+                return False
+        return self._async.wait_idle(max(0.0, deadline - time.monotonic()))
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        versions = self.deployment.stacks
+        checked = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() - checked > STACK_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    now = disco.stack_versions(self.clients.cfn)
+                    if now != versions:
+                        versions = self.refresh().stacks
+                for ev in self._watcher.poll():
+                    self.dispatch(ev)
+            except Exception as exc:  # the endpoint may be going away; keep trying
+                if not self._stop.is_set():
+                    self.say(f"[local-lambda] warning: {exc}")
+            with self._poll_done:
+                self._polls += 1
+                self._poll_done.notify_all()
+            self._stop.wait(self.poll_seconds)
+
+    def dispatch(self, ev: s3events.ObjectEvent) -> list[AsyncEvent]:
+        """Send an object event to every function whose notification matches it."""
+        sent = []
+        for n in self.deployment.notifications:
+            if n.bucket == ev.bucket and n.matches(ev.event_name, ev.key):
+                rec = s3events.record(ev, self.clients.region)
+                sent.append(self.invoke_async(n.function, s3events.event([rec])))
+        return sent
