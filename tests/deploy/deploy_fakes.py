@@ -53,8 +53,12 @@ def write_layers(
                 "builder": {"kind": "pip", "image": "", "image_id": "", "python": "3.12.1"},
             }
         )
-    manifest = {"schema_version": 1, "layers": entries}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    # Like the real builder: entries for other runtimes/architectures are kept.
+    path = out / "manifest.json"
+    kept = json.loads(path.read_text())["layers"] if path.exists() else []
+    kept = [e for e in kept if (e["runtime"], e["arch"]) != (runtime, arch)]
+    manifest = {"schema_version": 1, "layers": kept + entries}
+    path.write_text(json.dumps(manifest, indent=1))
     return manifest
 
 

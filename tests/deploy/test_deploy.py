@@ -91,6 +91,22 @@ def test_first_deploy_creates_every_stack_and_the_function_as_declared(aws, make
     assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": "7"}
 
 
+def test_arm64_deploys_arm64_layers_and_function(aws, make_config, log, workspace):
+    fakes.write_layers(workspace["build"], arch="arm64")  # beside the x86_64 ones
+    cfg = make_config(ARCH="arm64")
+    deploy(cfg, aws, log)
+    fn = describe_app(aws.cfn, cfg.app_stack, aws.lam)["function"]
+    assert fn["architectures"] == ["arm64"]
+    for name in fakes.LAYERS:
+        params = _params(aws, cfg.layer_stack(name))
+        assert (params["Runtime"], params["Architecture"]) == ("python3.12", "arm64")
+    manifest = json.loads((cfg.build_dir / "layers" / "manifest.json").read_text())
+    arm = {e["name"]: e["sha256"] for e in manifest["layers"] if e["arch"] == "arm64"}
+    assert [layer["key"] for layer in fn["layers"]] == [
+        f"layers/{n}/{arm[n]}.zip" for n in ("powertools", "vader", "pandas")
+    ]
+
+
 def test_trigger_and_failure_handling_as_deployed(aws, make_config, log):
     cfg = make_config()
     report = deploy(cfg, aws, log)
