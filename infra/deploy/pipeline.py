@@ -89,6 +89,8 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report.stacks[app.name] = app.action
     report.outputs = app.outputs
 
+    say("layers:   " + ", ".join(a.split(":layer:")[-1] for a in report.layer_arns))
+    say(f"code:     s3://{bucket}/{report.code_key}")
     if all(action == "unchanged" for action in report.stacks.values()):
         say("nothing changed: every stack already matches the build and the settings")
     say("outputs:")
