@@ -176,9 +176,8 @@ class DockerBuilder:
         finally:
             container.remove(force=True)
         if status.get("StatusCode") != 0:
-            raise LayerBuildError(
-                f"{what} failed in container {self.image} (exit {status.get('StatusCode')}):\n"
-                + _tail(logs)
+            raise _failure(
+                f"{what} failed in container {self.image} (exit {status.get('StatusCode')})", logs
             )
         return logs
 
@@ -263,9 +262,18 @@ def _docker_image(target: Target, image: str):
 def _run(cmd: list[str], what: str) -> None:
     done = subprocess.run(cmd, env=hermetic_env(), capture_output=True, text=True)
     if done.returncode != 0:
-        raise LayerBuildError(
-            f"{what} failed (exit {done.returncode}):\n" + _tail(done.stdout + done.stderr)
+        raise _failure(f"{what} failed (exit {done.returncode})", done.stdout + done.stderr)
+
+
+def _failure(headline: str, output: str) -> LayerBuildError:
+    hint = ""
+    if "CERTIFICATE_VERIFY_FAILED" in output:
+        hint = (
+            "\n  TLS verification failed: behind a TLS-intercepting proxy, point "
+            "LAYER_BUILD_CA_BUNDLE at a CA bundle that includes the proxy's CA "
+            "(e.g. /etc/ssl/certs/ca-certificates.crt); see docs/layers.md"
         )
+    return LayerBuildError(f"{headline}:\n{_tail(output)}{hint}")
 
 
 def _tail(text: str, lines: int = 25) -> str:

@@ -18,7 +18,7 @@ import pytest
 
 from infra.layerbuild.builders import select_builder
 from infra.layerbuild.config import LAYERS_DIR, ROOT, load_layers, make_target
-from infra.layerbuild.errors import VerificationError
+from infra.layerbuild.errors import LayerBuildError, VerificationError
 from infra.layerbuild.pipeline import build
 
 pytestmark = pytest.mark.slow
@@ -269,3 +269,26 @@ def test_container_path_yields_the_same_packages_as_pip(
         described = docker_entries[name]["builder"]
         assert described["kind"] == "docker" and described["image_id"].startswith("sha256:")
         assert described["python"].startswith("3.12.")
+
+
+@pytest.mark.docker
+def test_container_behind_a_tls_proxy_needs_the_ca_bundle(
+    standin_image, docker_client, monkeypatch, tmp_path, quiet
+):
+    """The stand-in, like the real build image, trusts only public CAs. Where a proxy
+    intercepts TLS (as in CI here), pip in the container fails without the host's bundle, and
+    the error says which setting fixes it; with the bundle the same build works (see
+    test_container_path_yields_the_same_packages_as_pip)."""
+    for name in ("LAYER_BUILD_CA_BUNDLE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LAYER_PIP_CACHE", str(tmp_path / "empty-cache"))  # force a download
+    builder = select_builder(make_target("python3.12", "x86_64"), mode="docker",
+                             image=standin_image)  # fmt: skip
+    try:
+        build(["vader"], "python3.12", "x86_64", build_dir=tmp_path / "build", builder=builder,
+              out=quiet[0])  # fmt: skip
+    except LayerBuildError as exc:
+        assert "CERTIFICATE_VERIFY_FAILED" in str(exc)
+        assert "point LAYER_BUILD_CA_BUNDLE at a CA bundle" in str(exc)
+    else:
+        pytest.skip("no TLS-intercepting proxy between this machine and PyPI: nothing to prove")
