@@ -86,11 +86,15 @@ def build_and_deploy(steps: Steps, run_dir: Path) -> tuple[MotoServer, dict[str,
 
 
 def app_outputs(env: dict[str, str]) -> dict[str, str]:
+    return app_outputs_for(env, _settings()[2])
+
+
+def app_outputs_for(env: dict[str, str], stack: str) -> dict[str, str]:
+    """The app stack's outputs (InputBucketName, OutputBucketName, FunctionName, …)."""
     import boto3
 
     from infra.deploy import stacks, templates
 
-    _, _, stack = _settings()
     cfn = boto3.client(
         "cloudformation",
         endpoint_url=env["AWS_ENDPOINT_URL"],
