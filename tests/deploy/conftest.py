@@ -4,17 +4,13 @@ with fake layers, and an editable copy of the function package."""
 from __future__ import annotations
 
 import itertools
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import deploy_fakes as fakes
-
 from infra.deploy.aws import Aws, connect
 from infra.deploy.config import Config
+from tests.deploy import deploy_fakes as fakes
 
 _ids = itertools.count(1)
 

@@ -12,7 +12,6 @@ import ast
 import json
 
 import boto3
-import deploy_fakes as fakes
 import pytest
 
 from csv_sentiment import metrics
@@ -20,6 +19,7 @@ from infra.deploy import lookup, stacks
 from infra.deploy.errors import DeployError
 from infra.deploy.lookup import describe_app
 from infra.deploy.pipeline import deploy
+from tests.deploy import deploy_fakes as fakes
 
 
 def _versions(aws, layer_name: str) -> list[int]:

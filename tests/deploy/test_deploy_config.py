@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-import deploy_fakes as fakes
 import pytest
 
 from infra.deploy import layers
 from infra.deploy.config import Config, parse_pins
 from infra.deploy.errors import DeployError
+from tests.deploy import deploy_fakes as fakes
 
 
 def test_defaults_match_the_documented_ones():
