@@ -26,7 +26,7 @@ import re
 import string
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
-from itertools import compress, count
+from itertools import compress, count, pairwise
 
 from vaderSentiment import vaderSentiment as _vader
 
@@ -98,11 +98,16 @@ def make_polarity() -> Callable[[str], Scores]:
     c_incr = _vader.C_INCR
     # A word can start a sentiment only if it is a lexicon word that is not a booster.
     starts = frozenset(w for w in lex if w not in booster)
-    # Every word of a multi-word SPECIAL_CASES or BOOSTER_DICT key: a phrase check can only
-    # succeed if its words are all among these (tokens never contain whitespace).
-    phrase_words = frozenset(
-        w for key in (*special, *booster) if " " in key for w in key.split(" ")
-    ).__contains__
+    # word -> the words that follow it in a multi-word SPECIAL_CASES or BOOSTER_DICT key. A
+    # phrase of the idiom check can only match if its first two words are such a pair (tokens
+    # never contain whitespace), so most sentiment words skip building the phrases.
+    pairs: dict[str, set[str]] = {}
+    for key in (*special, *booster):
+        parts = key.split(" ")
+        for a, b in pairwise(parts):
+            pairs.setdefault(a, set()).add(b)
+    follows = {a: frozenset(b) for a, b in pairs.items()}.get
+    nothing: frozenset[str] = frozenset()
     least_rule = "least" not in lex
     # The punctuation amplifier by (min(count("!"), 4), count("?") capped at 4), computed with
     # the reference's own expressions and types.
@@ -235,10 +240,10 @@ def make_polarity() -> Callable[[str], Scores]:
                     elif w3 in negate or "n't" in w3:
                         v = v * n_scalar
                     if (
-                        phrase_words(w1)
-                        or phrase_words(w2)
-                        or phrase_words(w3)
-                        or (i < last and phrase_words(word(tokens[i + 1])))
+                        w2 in follows(w3, nothing)
+                        or w1 in follows(w2, nothing)
+                        or w in follows(w1, nothing)
+                        or (i < last and word(tokens[i + 1]) in follows(w, nothing))
                     ):
                         v = _idioms(v, w, w1, w2, w3, tokens, word, i, last, special, booster)
             if least_rule and w1 == "least":  # _least_check
