@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -85,65 +86,99 @@ def build(
     with _exclusive(out_dir, out):
         builder = builder or select_builder(target, warn=out)
         entries = manifest.load(out_dir)
-        fresh: dict[str, tuple[Layer, dict]] = {}
-        for layer in layers:
-            digest = input_hash(layer, target, builder)
-            zip_path = out_dir / zip_name(layer.name, target)
-            previous = manifest.find(entries, layer.name, target.runtime, target.arch)
-            if (
-                not force
-                and previous
-                and previous.get("input_hash") == digest
-                and zip_path.is_file()
-                and archive.sha256_file(zip_path) == previous.get("sha256")
-            ):
-                out(
-                    f"[{layer.name} {target.label}] up to date: input {digest[:12]}, "
-                    f"sha256 {previous['sha256'][:12]} (no rebuild)"
-                )
-                report.skipped.append(layer.name)
-                continue
-            fresh[layer.name] = (layer, build_layer(layer, target, builder, digest, zip_path, out))
-        for _, entry in fresh.values():
-            entries = manifest.upsert(entries, entry)
-        current = [
-            e
-            for e in entries
-            if (e["runtime"], e["arch"]) == (target.runtime, target.arch)
-            and e["name"] in {d.name for d in declared}
-            and (out_dir / e["zip"]).is_file()
-        ]
-        by_name = {layer.name: layer for layer in declared}
-        verify.check_conflicts({e["name"]: out_dir / e["zip"] for e in current})
-        rows = [sizes.Row(e["name"], e["zipped_bytes"], e["unzipped_bytes"]) for e in current]
-        missing = sorted({d.name for d in declared} - {e["name"] for e in current})
-        rows.append(sizes.function_row(function_root))
-        out(
-            f"sizes for {target.label}"
-            + (f" (not built yet: {', '.join(missing)})" if missing else "")
-            + ":\n"
-            + sizes.table(rows, size_limit)
-        )
-        sizes.gate(rows, size_limit)
-        for entry in current:
-            if entry["unzipped_bytes"] > sizes.TARGET_LAYER_BYTES:
-                out(
-                    f"note: layer {entry['name']} is {entry['unzipped_bytes']:,} bytes unzipped, "
-                    f"over our {sizes.TARGET_LAYER_BYTES:,}-byte budget per layer"
-                )
-        if fresh:
-            report.smoke = verify_target(
-                [(by_name[e["name"]], out_dir / e["zip"], e["packages"]) for e in current],
-                target,
-                builder,
-                build_dir,
-                function_root,
-                out,
-            )
-            manifest.save(out_dir, entries)
-        report.built = list(fresh)
-        report.entries = current
+        # New zips are staged next to the old ones and moved into place only when every check
+        # passed, so a failed build leaves the previous zips and manifest consistent.
+        staged: dict[str, Path] = {}
+        try:
+            for layer in layers:
+                digest = input_hash(layer, target, builder)
+                zip_path = out_dir / zip_name(layer.name, target)
+                previous = manifest.find(entries, layer.name, target.runtime, target.arch)
+                if (
+                    not force
+                    and previous
+                    and previous.get("input_hash") == digest
+                    and zip_path.is_file()
+                    and archive.sha256_file(zip_path) == previous.get("sha256")
+                ):
+                    out(
+                        f"[{layer.name} {target.label}] up to date: input {digest[:12]}, "
+                        f"sha256 {previous['sha256'][:12]} (no rebuild)"
+                    )
+                    report.skipped.append(layer.name)
+                    continue
+                staged[layer.name] = out_dir / f".{zip_path.name}.new"
+                entry = build_layer(layer, target, builder, digest, staged[layer.name], out)
+                entries = manifest.upsert(entries, entry)
+            report.entries = _check_target(
+                entries, declared, staged, target, builder, build_dir, function_root,
+                size_limit, report, out,
+            )  # fmt: skip
+            for name, stage in staged.items():
+                os.replace(stage, out_dir / zip_name(name, target))
+            if staged:
+                manifest.save(out_dir, entries)
+        finally:
+            for stage in staged.values():
+                stage.unlink(missing_ok=True)
+        report.built = list(staged)
     return report
+
+
+def _check_target(
+    entries: list[dict],
+    declared: list[Layer],
+    staged: dict[str, Path],
+    target: Target,
+    builder: Builder,
+    build_dir: Path,
+    function_root: Path,
+    size_limit: int,
+    report: BuildReport,
+    out: Out,
+) -> list[dict]:
+    """Conflicts, size table and gate, runtime check and smoke test over all the target's
+    layers (fresh ones from their staged zips). Returns the target's manifest entries."""
+    out_dir = build_dir / "layers"
+
+    def path_of(entry: dict) -> Path:
+        return staged.get(entry["name"], out_dir / entry["zip"])
+
+    current = [
+        e
+        for e in entries
+        if (e["runtime"], e["arch"]) == (target.runtime, target.arch)
+        and e["name"] in {d.name for d in declared}
+        and path_of(e).is_file()
+    ]
+    verify.check_conflicts({e["name"]: path_of(e) for e in current})
+    rows = [sizes.Row(e["name"], e["zipped_bytes"], e["unzipped_bytes"]) for e in current]
+    missing = sorted({d.name for d in declared} - {e["name"] for e in current})
+    rows.append(sizes.function_row(function_root))
+    out(
+        f"sizes for {target.label}"
+        + (f" (not built yet: {', '.join(missing)})" if missing else "")
+        + ":\n"
+        + sizes.table(rows, size_limit)
+    )
+    sizes.gate(rows, size_limit)
+    for entry in current:
+        if entry["unzipped_bytes"] > sizes.TARGET_LAYER_BYTES:
+            out(
+                f"note: layer {entry['name']} is {entry['unzipped_bytes']:,} bytes unzipped, "
+                f"over our {sizes.TARGET_LAYER_BYTES:,}-byte budget per layer"
+            )
+    if staged:
+        by_name = {layer.name: layer for layer in declared}
+        report.smoke = verify_target(
+            [(by_name[e["name"]], path_of(e), e["packages"]) for e in current],
+            target,
+            builder,
+            build_dir,
+            function_root,
+            out,
+        )
+    return current
 
 
 def build_layer(
@@ -178,7 +213,8 @@ def build_layer(
             zipped, unzipped = archive.write_zip(root, zip_path)
             sha = archive.sha256_file(zip_path)
             note(
-                f"{zip_path.name} {zipped:,} bytes zipped, {unzipped:,} unzipped, sha256 {sha[:12]}"
+                f"{zip_name(layer.name, target)} {zipped:,} bytes zipped, {unzipped:,} "
+                f"unzipped, sha256 {sha[:12]}"
             )
         with step("verify") as note:
             packages = verify.check_layer_tree(layer, site, target)
@@ -192,7 +228,7 @@ def build_layer(
             "position": layer.position,
             "runtime": target.runtime,
             "arch": target.arch,
-            "zip": zip_path.name,
+            "zip": zip_name(layer.name, target),
             "sha256": sha,
             "zipped_bytes": zipped,
             "unzipped_bytes": unzipped,

@@ -3,6 +3,7 @@ per-layer rebuilds, bytecode, slimming on real wheels, arm64 and the container p
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import marshal
@@ -232,23 +233,30 @@ def test_two_layers_with_the_same_package_fail_the_build(tmp_path, make_layer, q
     assert not (tmp_path / "build" / "layers" / "manifest.json").exists()
 
 
-def test_a_failing_smoke_check_fails_the_build_and_is_retried(tmp_path, make_layer, quiet):
+def test_a_failing_check_keeps_the_previous_zips_and_manifest(tmp_path, make_layer, quiet):
     layers_dir = tmp_path / "layers"
+    build_dir = tmp_path / "build"
+    make_layer(layers_dir, "vader")
+    builder = select_builder(make_target("python3.12", "x86_64"), mode="pip")
+    build(None, "python3.12", "x86_64", build_dir=build_dir, layers_dir=layers_dir,
+          builder=builder, out=quiet[0])  # fmt: skip
+    good = (build_dir / "layers" / "manifest.json").read_bytes()
     make_layer(
         layers_dir,
         "vader",
         extra_toml='omit = [{ name = "requests", reason = "demo" }]\n'
         "smoke = \"assert False, 'lexicon missing'\"",
     )
-    args = dict(
-        build_dir=tmp_path / "build",
-        layers_dir=layers_dir,
-        out=quiet[0],
-        builder=select_builder(make_target("python3.12", "x86_64"), mode="pip"),
-    )
     with pytest.raises(VerificationError, match=r"(?s)import smoke test failed.*lexicon missing"):
-        build(None, "python3.12", "x86_64", **args)
-    assert not (tmp_path / "build" / "layers" / "manifest.json").exists()
+        build(None, "python3.12", "x86_64", build_dir=build_dir, layers_dir=layers_dir,
+              builder=builder, out=quiet[0])  # fmt: skip
+    assert (build_dir / "layers" / "manifest.json").read_bytes() == good
+    (entry,) = entries(build_dir)
+    zip_path = build_dir / "layers" / entry["zip"]
+    assert hashlib.sha256(zip_path.read_bytes()).hexdigest() == entry["sha256"]
+    assert sorted(p.name for p in (build_dir / "layers").iterdir()) == [
+        ".lock", "manifest.json", "vader-python3.12-x86_64.zip"
+    ]  # fmt: skip
 
 
 @pytest.mark.docker
