@@ -27,6 +27,7 @@ from infra.layerbuild.config import (
     load_layers,
     make_target,
 )
+from infra.layerbuild.environment import ca_bundle
 from infra.layerbuild.errors import LayerBuildError
 from infra.layerbuild.runtime import ensure_runtime
 from infra.layerbuild.slim import slim
@@ -83,6 +84,7 @@ def build(
     out_dir = build_dir / "layers"
     out_dir.mkdir(parents=True, exist_ok=True)
     report = BuildReport(target)
+    bundle = ca_bundle()  # a misconfigured CA bundle fails now, not halfway through a build
     with _exclusive(out_dir, out):
         builder = builder or select_builder(target, warn=out)
         entries = manifest.load(out_dir)
@@ -108,7 +110,7 @@ def build(
                     report.skipped.append(layer.name)
                     continue
                 staged[layer.name] = out_dir / f".{zip_path.name}.new"
-                entry = build_layer(layer, target, builder, digest, staged[layer.name], out)
+                entry = build_layer(layer, target, builder, digest, staged[layer.name], out, bundle)
                 entries = manifest.upsert(entries, entry)
             report.entries = _check_target(
                 entries, declared, staged, target, builder, build_dir, function_root,
@@ -182,7 +184,13 @@ def _check_target(
 
 
 def build_layer(
-    layer: Layer, target: Target, builder: Builder, digest: str, zip_path: Path, out: Out
+    layer: Layer,
+    target: Target,
+    builder: Builder,
+    digest: str,
+    zip_path: Path,
+    out: Out,
+    bundle: tuple[Path, str] | None = None,
 ) -> dict:
     tag = f"[{layer.name} {target.label}]"
     step = _Steps(tag, out)
@@ -195,6 +203,7 @@ def build_layer(
                 f"{len(layer.pins)} pinned: "
                 + ", ".join(f"{p.name}=={p.version}" for p in layer.pins)
                 + f"; builder {builder.kind}"
+                + (f"; CA bundle {bundle[0]} (from {bundle[1]})" if bundle else "")
             )
         with step("install") as note:
             builder.install(layer.lock, root)

@@ -189,3 +189,13 @@ def test_pip_builder_passes_no_cert_when_none_is_configured(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     args = builders.pip_install_args("r.txt", "site", X86, "cache", None)
     assert "--cert" not in args and args[args.index("--index-url") + 1].startswith("https://")
+
+
+def test_a_missing_ca_bundle_stops_the_build_before_anything_runs(monkeypatch, tmp_path, capsys):
+    from infra.layerbuild.__main__ import main
+
+    monkeypatch.setenv("LAYER_BUILD_CA_BUNDLE", str(tmp_path / "corp.pem"))
+    argv = ["build", "--runtime", "python3.12", "--arch", "x86_64", "--build-dir", str(tmp_path)]
+    assert main(argv) == 2
+    assert "LAYER_BUILD_CA_BUNDLE=" in capsys.readouterr().err
+    assert not (tmp_path / "layers" / "manifest.json").exists()
