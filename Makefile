@@ -66,7 +66,7 @@ lint: venv ## ruff, cfn-lint and checkov
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/cfn-lint infra/templates/*.yaml
-	$(VENV)/tools/checkov/bin/checkov --quiet --compact -d infra/templates --framework cloudformation
+	$(VENV)/tools/checkov/bin/checkov --quiet --compact --skip-download -d infra/templates --framework cloudformation
 
 format: venv ## apply ruff's formatting and fixes
 	$(PY) -m ruff format .

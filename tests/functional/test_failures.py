@@ -5,10 +5,10 @@ import gzip
 
 import boto3
 import pytest
-from conftest import fail_requests
 
 from csv_sentiment import s3io
 from csv_sentiment.errors import ConfigurationError, TransientError
+from tests.functional.s3_harness import fail_requests
 
 GOOD = b"id,text\n1,I love it\n2,I hate it\n"
 
@@ -115,9 +115,8 @@ def test_running_out_of_time_aborts_and_says_how_far_it_got(harness):
 
 def test_source_deleted_before_processing_is_reported(harness):
     harness.put("input/gone.csv", GOOD)
-    from conftest import event_for
-
     from csv_sentiment.events import records
+    from tests.functional.s3_harness import event_for
 
     (ref,) = records(event_for(harness.s3, harness.buckets["input"], "input/gone.csv"))
     harness.s3.delete_object(Bucket=harness.buckets["input"], Key="input/gone.csv")

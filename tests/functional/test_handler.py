@@ -8,7 +8,8 @@ import sys
 from urllib.parse import quote_plus
 
 import pytest
-from conftest import EVENTS
+
+from tests.functional.s3_harness import EVENTS
 
 
 class Context:
