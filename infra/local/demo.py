@@ -286,8 +286,8 @@ def _usage(state: dict) -> None:
     aws s3 cp s3://{out}/scored/reviews.csv -
   (or without the export: aws --endpoint-url {url} s3 cp …)
 
-  function logs:   make logs          (also: aws logs tail /aws/lambda/{state["function"]})
-  redeploy:        AWS_ENDPOINT_URL={url} make deploy   (the service picks up the change)
+  function logs:   make logs   (or, with AWS CLI v2: aws logs tail /aws/lambda/{state["function"]})
+  redeploy:        make deploy, after the export above (the service picks up the change)
   stop:            make local-down
 """)
 
