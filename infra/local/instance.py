@@ -163,6 +163,7 @@ class Instance:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if not self.alive:
+                self.stop()
                 raise RuntimeError(f"RIE exited with code {self.process.returncode} on start")
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:

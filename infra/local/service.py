@@ -189,15 +189,23 @@ class LocalLambdaService:
         debug.parent.mkdir(parents=True, exist_ok=True)
 
         def factory() -> Instance:
-            return Instance(
-                self.served[fn.name].fn if fn.name in self.served else fn,
-                layout,
-                runtime,
-                rie,
-                self.endpoint_env,
-                debug,
-                self.run_dir / "pids",
-            )
+            current = self.served[fn.name].fn if fn.name in self.served else fn
+            for attempt in range(3):
+                try:
+                    return Instance(
+                        current,
+                        layout,
+                        runtime,
+                        rie,
+                        self.endpoint_env,
+                        debug,
+                        self.run_dir / "pids",
+                    )
+                except RuntimeError:
+                    # A free port can be taken between choosing it and RIE binding it.
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
 
         return Served(fn, layout, runtime, Pool(factory, self._limit_of(fn)))
 

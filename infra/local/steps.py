@@ -43,9 +43,14 @@ class Steps:
         )
         assert proc.stdout is not None
         tail: list[str] = []
-        for line in proc.stdout:
-            print("    " + line.rstrip(), flush=True)
-            tail = [*tail[-4:], line.rstrip()]
+        try:
+            for line in proc.stdout:
+                print("    " + line.rstrip(), flush=True)
+                tail = [*tail[-4:], line.rstrip()]
+        except BaseException:  # interrupted: the command must not outlive us
+            proc.terminate()
+            proc.wait()
+            raise
         if proc.wait() != 0:
             last = next((t for t in reversed(tail) if t.strip()), "")
             raise StepFailed(title, f"`{' '.join(cmd[1:])}` exited with {proc.returncode}: {last}")
