@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from urllib.parse import quote
 
@@ -110,3 +111,25 @@ def test_stopping_the_service_leaves_no_process_behind(local, tmp_path):
     alive = [p.pid for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not alive
     assert not list((tmp_path / "pids").iterdir())
+
+
+def test_a_function_gets_the_environment_lambda_sets_and_reaches_only_the_local_endpoint(local):
+    inv = local.service.invoke(_fn("environment"), {})
+    assert not inv.failed, inv.error
+    seen = json.loads(inv.payload)
+    env = seen["env"]
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == seen["function_name"] == _fn("environment")
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256" and seen["memory_limit_in_mb"] == "256"
+    assert env["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "7" and 6000 < seen["remaining_ms"] <= 7000
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == seen["log_group_name"] == "/custom/probe-environment"
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", seen["log_stream_name"])
+    assert (
+        env["_HANDLER"] == "probe.environment"
+        and env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
+    )
+    assert env["PROBE_SETTING"] == "42"
+    assert env["AWS_ENDPOINT_URL"] == local.endpoint["AWS_ENDPOINT_URL"]
+    assert "AWS_PROFILE" not in env and env["AWS_CONFIG_FILE"] == "/dev/null"
+    assert seen["sys_path"][1] == env["LAMBDA_TASK_ROOT"]  # after '' (the working dir = task)
+    assert not any(".venv" in p for p in seen["sys_path"]), seen["sys_path"]
+    assert seen["executable"] != sys.executable  # the runtime's Python, not the dev venv's

@@ -104,3 +104,25 @@ def test_function_logs_are_kept_per_invocation_cloudwatch_style(local):
     assert lines[-1].startswith(f"REPORT RequestId: {event.request_id}\tDuration: ")
     scored = [json.loads(x) for x in lines if x.startswith("{") and '"scored"' in x]
     assert scored and scored[0]["function_request_id"] == event.request_id
+
+
+def test_what_runs_is_what_was_deployed_from_the_artifact_bucket(local, built_artifacts):
+    """The served function's code and layers are the built zips, read back from the artifact
+    bucket the deployed template names, laid out as Lambda lays them out."""
+    import hashlib
+
+    served = local.service.served[local.outputs["FunctionName"]]
+    function_zip = built_artifacts / "function.zip"
+    assert (
+        served.fn.code_key
+        == f"function/{hashlib.sha256(function_zip.read_bytes()).hexdigest()}.zip"
+    )
+    manifest = json.loads((built_artifacts / "layers" / "manifest.json").read_text())
+    mine = [e for e in manifest["layers"] if (e["runtime"], e["arch"]) == ("python3.12", "x86_64")]
+    expected = [
+        f"layers/{e['name']}/{e['sha256']}.zip" for e in sorted(mine, key=lambda e: e["position"])
+    ]
+    assert [layer.key for layer in served.fn.layers] == expected
+    assert (served.layout.task / "handler.py").is_file()
+    assert (served.layout.opt / "python" / "vaderSentiment").is_dir()
+    assert list((served.layout.opt / "python").rglob("__pycache__/*.pyc"))  # shipped bytecode

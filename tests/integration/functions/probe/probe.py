@@ -1,7 +1,8 @@
 """Purpose-built functions for the local service's tests (deployed through the same service).
 
 `fail` always raises (async retries, then the on-failure destination); `slow` sleeps past its
-timeout; `record` writes each S3 record it receives to OUTPUT_BUCKET (what was delivered).
+timeout; `record` writes each S3 record it receives to OUTPUT_BUCKET (what was delivered);
+`environment` returns what the function sees of its environment.
 """
 
 import json
@@ -34,6 +35,24 @@ def record(event, context):
             Body=body,
         )
     return {"records": len(event.get("Records", []))}
+
+
+def environment(event, context):
+    """What the function sees of its environment (names only for credentials)."""
+    import sys
+
+    return {
+        "env": {
+            k: v for k, v in os.environ.items() if not k.startswith(("AWS_SECRET", "AWS_SESSION"))
+        },
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "function_name": context.function_name,
+        "log_group_name": context.log_group_name,
+        "log_stream_name": context.log_stream_name,
+        "sys_path": sys.path,
+        "executable": sys.executable,
+    }
 
 
 def _keys(event):
