@@ -78,6 +78,11 @@ class Local:
     sqs: Any
     outputs: dict[str, str]  # the app stack's outputs
     probe: dict[str, str]  # the probe stack's physical ids
+    probe_stack: str = PROBE_STACK
+    probe_retries: int = PROBE_RETRIES  # the fail probe's MaximumRetryAttempts
+
+    def probe_function(self, name: str) -> str:
+        return f"{self.probe_stack}-{name}"
 
     def wait(self, timeout: float = 240) -> None:
         assert self.service.wait_idle(timeout), "events still pending after the timeout"

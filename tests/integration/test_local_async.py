@@ -13,28 +13,24 @@ from urllib.parse import quote
 import psutil
 import pytest
 
-from tests.integration.conftest import PROBE_RETRIES, PROBE_STACK
-
 pytestmark = pytest.mark.slow
 
 
-def _fn(name: str) -> str:
-    return f"{PROBE_STACK}-{name}"
-
-
 def test_a_failing_invocation_lands_in_the_failure_queue_after_the_retries(local, drain_queue):
-    local.s3.put_object(Bucket=f"{PROBE_STACK}-in", Key="fail/broken file.txt", Body=b"x")
+    local.s3.put_object(Bucket=f"{local.probe_stack}-in", Key="fail/broken file.txt", Body=b"x")
     local.wait()
-    [event] = local.events_for(_fn("fail"), "fail/broken+file.txt")
+    [event] = local.events_for(local.probe_function("fail"), "fail/broken+file.txt")
     assert event.outcome == "failed"
-    assert len(event.attempts) == PROBE_RETRIES + 1
+    assert len(event.attempts) == local.probe_retries + 1
     assert {a.request_id for a in event.attempts} == {event.request_id}  # one ID, as on Lambda
 
     [record] = drain_queue(local.probe["FailureQueue"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
-    assert record["requestContext"]["approximateInvokeCount"] == PROBE_RETRIES + 1
+    assert record["requestContext"]["approximateInvokeCount"] == local.probe_retries + 1
     assert record["requestContext"]["requestId"] == event.request_id
-    assert record["requestContext"]["functionArn"].endswith(f":function:{_fn('fail')}:$LATEST")
+    assert record["requestContext"]["functionArn"].endswith(
+        f":function:{local.probe_function('fail')}:$LATEST"
+    )
     assert record["responseContext"] == {
         "statusCode": 200,
         "executedVersion": "$LATEST",
@@ -48,9 +44,9 @@ def test_a_failing_invocation_lands_in_the_failure_queue_after_the_retries(local
 def test_a_timeout_is_reported_as_lambda_reports_it(local, drain_queue):
     from infra.local.logs import read
 
-    local.s3.put_object(Bucket=f"{PROBE_STACK}-in", Key="slow/nap.txt", Body=b"x")
+    local.s3.put_object(Bucket=f"{local.probe_stack}-in", Key="slow/nap.txt", Body=b"x")
     local.wait()
-    [event] = local.events_for(_fn("slow"), "slow/nap.txt")
+    [event] = local.events_for(local.probe_function("slow"), "slow/nap.txt")
     assert event.outcome == "failed" and len(event.attempts) == 1  # MaximumRetryAttempts: 0
     rid = event.request_id
     pattern = (
@@ -62,14 +58,17 @@ def test_a_timeout_is_reported_as_lambda_reports_it(local, drain_queue):
     assert record["responseContext"]["functionError"] == "Unhandled"
     assert re.match(pattern, record["responsePayload"]["errorMessage"])
 
-    lines = [e["message"] for e in read(local.service.run_dir / "logs", _fn("slow"), rid)]
+    lines = [
+        e["message"]
+        for e in read(local.service.run_dir / "logs", local.probe_function("slow"), rid)
+    ]
     timed_out = [i for i, line in enumerate(lines) if re.match(pattern, line)]
     assert timed_out and lines[timed_out[0] + 1] == f"END RequestId: {rid}"
     assert re.search(r"\tDuration: 200\d\.\d\d ms", lines[-1])
 
 
 def test_s3_event_records_are_the_documented_shape_routed_by_prefix_and_suffix(local):
-    bucket, out = f"{PROBE_STACK}-in", f"{PROBE_STACK}-out"
+    bucket, out = f"{local.probe_stack}-in", f"{local.probe_stack}-out"
     keys = ["record/a b+c.txt", "record/ünïcode ✓.txt", "record/not-this.csv", "other/x.txt"]
     for key in keys:
         local.s3.put_object(Bucket=bucket, Key=key, Body=b"hello")
@@ -101,7 +100,7 @@ def test_stopping_the_service_leaves_no_process_behind(local, tmp_path):
         local.endpoint, local.service.state, run_dir=tmp_path, concurrency=2, say=lambda s: None
     ).start()
     event = {"Records": []}
-    service.invoke(_fn("record"), event)
+    service.invoke(local.probe_function("record"), event)
     pids = [int(p.name) for p in (tmp_path / "pids").iterdir()]
     assert pids
     family = [psutil.Process(p) for p in pids]
@@ -114,11 +113,15 @@ def test_stopping_the_service_leaves_no_process_behind(local, tmp_path):
 
 
 def test_a_function_gets_the_environment_lambda_sets_and_reaches_only_the_local_endpoint(local):
-    inv = local.service.invoke(_fn("environment"), {})
+    inv = local.service.invoke(local.probe_function("environment"), {})
     assert not inv.failed, inv.error
     seen = json.loads(inv.payload)
     env = seen["env"]
-    assert env["AWS_LAMBDA_FUNCTION_NAME"] == seen["function_name"] == _fn("environment")
+    assert (
+        env["AWS_LAMBDA_FUNCTION_NAME"]
+        == seen["function_name"]
+        == local.probe_function("environment")
+    )
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256" and seen["memory_limit_in_mb"] == "256"
     assert env["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "7" and 6000 < seen["remaining_ms"] <= 7000
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == seen["log_group_name"] == "/custom/probe-environment"
