@@ -115,15 +115,41 @@ def make_polarity() -> Callable[[str], Scores]:
         [ep * 0.292 + (0 if qm <= 1 else qm * 0.18 if qm <= 3 else 0.96) for qm in range(5)]
         for ep in range(5)
     ]
-    word = _Memo(_word).__getitem__
 
     def _mark(token: str) -> str:
-        w = word(token)
+        w = _word(token)
         return w if w in starts or w == "but" else ""
 
-    # token -> its word if it can carry a sentiment or is "but", else "" (tokens are never
-    # empty): `compress` then finds the few words that the rules have to look at.
+    # token -> its word if it can carry a sentiment or is "but", else "": `compress` then
+    # finds the few words that the rules have to look at.
     mark = _Memo(_mark).__getitem__
+    # Words that some rule looks for before or after a sentiment word. Every other word acts
+    # in every rule exactly like "" (not in any dict, equal to no rule word, no "n't", and a
+    # phrase with an empty word matches no key), so `near` maps it to "" and a sentiment word
+    # whose three predecessors are all "" skips the rules at once.
+    rule_words = {
+        "no",
+        "or",
+        "nor",
+        "never",
+        "so",
+        "this",
+        "without",
+        "doubt",
+        "least",
+        "at",
+        "very",
+    }
+    relevant = frozenset({*lex, *booster, *negate, *rule_words, "of"})
+    relevant |= frozenset(pairs).union(*pairs.values())
+    if "" in relevant or "" in special:
+        raise ValueError("an empty word in the vaderSentiment lexicons: vader_fast needs review")
+
+    def _near(token: str) -> str:
+        w = _word(token)
+        return w if w in relevant or "n't" in w else ""
+
+    near = _Memo(_near).__getitem__
     isupper = str.isupper
     fabs = math.fabs
     sqrt = math.sqrt
@@ -176,23 +202,29 @@ def make_polarity() -> Callable[[str], Scores]:
             w = mark(tok)
             if w == "but" and but_at < 0:
                 but_at = i
-            if w not in starts or (w == "kind" and i < last and word(tokens[i + 1]) == "of"):
+            if w not in starts or (w == "kind" and i < last and near(tokens[i + 1]) == "of"):
                 continue
             v = lex[w]
-            if w == "no" and i != last and word(tokens[i + 1]) in lex:
+            if w == "no" and i != last and near(tokens[i + 1]) in lex:
                 v = 0.0
+            plain = True  # no rule word among the three preceding words
             if i:
-                w1 = word(tokens[i - 1])
-                w2 = word(tokens[i - 2]) if i > 1 else None
-                w3 = word(tokens[i - 3]) if i > 2 else None
-                if w1 == "no" or w2 == "no" or (w3 == "no" and (w1 == "or" or w1 == "nor")):
-                    v = lex[w] * n_scalar
+                w1 = near(tokens[i - 1])
+                w2 = near(tokens[i - 2]) if i > 1 else ""
+                w3 = near(tokens[i - 3]) if i > 2 else ""
+                if w1 or w2 or w3:
+                    plain = False
+                    if w1 == "no" or w2 == "no" or (w3 == "no" and (w1 == "or" or w1 == "nor")):
+                        v = lex[w] * n_scalar
             if isupper(tok):
                 if cap_diff is None:
                     cap_diff = 0 < sum(map(isupper, tokens)) < n
                 if cap_diff:
                     v = v + c_incr if v > 0 else v - c_incr
-            if not i:
+            if plain:
+                # Of all the rules, only a phrase starting with this word can still apply.
+                if i > 2 and i < last and near(tokens[i + 1]) in follows(w, nothing):
+                    v = _idioms(v, w, w1, w2, w3, tokens, near, i, last, special, booster)
                 if v:
                     vals.append(v)
                     where.append(i)
@@ -243,9 +275,9 @@ def make_polarity() -> Callable[[str], Scores]:
                         w2 in follows(w3, nothing)
                         or w1 in follows(w2, nothing)
                         or w in follows(w1, nothing)
-                        or (i < last and word(tokens[i + 1]) in follows(w, nothing))
+                        or (i < last and near(tokens[i + 1]) in follows(w, nothing))
                     ):
-                        v = _idioms(v, w, w1, w2, w3, tokens, word, i, last, special, booster)
+                        v = _idioms(v, w, w1, w2, w3, tokens, near, i, last, special, booster)
             if least_rule and w1 == "least":  # _least_check
                 if i > 1:
                     if w2 != "at" and w2 != "very":
