@@ -8,6 +8,7 @@ stack is read, not only ours: the integration tests deploy their own small funct
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,13 +104,19 @@ class Deployment:
 
 
 def stack_versions(cfn: Any) -> tuple[tuple[str, str], ...]:
-    """(name, last change) of every settled stack: cheap to poll for redeploys."""
+    """(name, what the stack is now) of every settled stack: cheap to poll for redeploys.
+    Parameters and the template's digest are included because moto sets no LastUpdatedTime."""
     out = []
     for page in cfn.get_paginator("describe_stacks").paginate():
         for s in page["Stacks"]:
-            if s["StackStatus"] in _SETTLED:
-                changed = s.get("LastUpdatedTime") or s.get("CreationTime")
-                out.append((s["StackName"], str(changed) + s["StackStatus"]))
+            if s["StackStatus"] not in _SETTLED:
+                continue
+            body = cfn.get_template(StackName=s["StackName"])["TemplateBody"]
+            params = sorted(
+                (p["ParameterKey"], p.get("ParameterValue", "")) for p in s.get("Parameters", [])
+            )
+            state = repr((s.get("LastUpdatedTime"), s["StackStatus"], params, str(body)))
+            out.append((s["StackName"], hashlib.sha256(state.encode()).hexdigest()))
     return tuple(sorted(out))
 
 

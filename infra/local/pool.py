@@ -72,6 +72,18 @@ class Pool:
                     self._all.remove(instance)
             self._cond.notify()
 
+    def retire(self) -> None:
+        """No new requests; idle instances stop now, busy ones when their request ends (a
+        redeploy: in-flight invocations finish on the old code, as on Lambda)."""
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            for instance in idle:
+                self._all.remove(instance)
+            self._cond.notify_all()
+        for instance in idle:
+            instance.stop()
+
     def stop(self) -> None:
         with self._cond:
             self._closed = True

@@ -116,6 +116,7 @@ class LocalLambdaService:
         self._polls = 0
         self._poll_done = threading.Condition()
         self._runtimes: dict[tuple[str, str], Runtime] = {}
+        self._retired: list[Pool] = []  # replaced by a redeploy; busy instances still finishing
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalLambdaService:
@@ -130,9 +131,10 @@ class LocalLambdaService:
             self._thread.join(timeout=10)
         self._async.stop()
         with self._lock:
-            for served in self.served.values():
-                served.pool.stop()
+            for pool in [*(s.pool for s in self.served.values()), *self._retired]:
+                pool.stop()
             self.served.clear()
+            self._retired.clear()
 
     def __enter__(self) -> LocalLambdaService:
         return self.start()
@@ -158,7 +160,8 @@ class LocalLambdaService:
                     problems.append(f"function {name}: cannot be served: {exc}")
                     continue
                 if current:
-                    current.pool.stop()
+                    current.pool.retire()
+                    self._retired.append(current.pool)
                 self.served[name] = served
                 layers = ", ".join(layer.key.split("/")[1] for layer in fn.layers) or "no layers"
                 self.say(
@@ -166,7 +169,9 @@ class LocalLambdaService:
                     f"{fn.timeout} s, {layers}; up to {served.pool.limit} instances)"
                 )
             for name in set(self.served) - set(dep.functions):
-                self.served.pop(name).pool.stop()
+                gone = self.served.pop(name).pool
+                gone.retire()
+                self._retired.append(gone)
             buckets = {n.bucket for n in dep.notifications}
             for bucket in buckets:
                 self._watcher.watch(bucket)

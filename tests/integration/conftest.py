@@ -123,7 +123,7 @@ def local(built_artifacts, tmp_path_factory) -> Local:
             run_dir=run_dir,
             retry_delay=0.2,
             concurrency=2,
-            say=lambda s: None,
+            say=print,  # captured; shown with a failing test
         )
         service.start()
         assert not service.problems, service.problems

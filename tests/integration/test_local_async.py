@@ -136,3 +136,41 @@ def test_a_function_gets_the_environment_lambda_sets_and_reaches_only_the_local_
     assert seen["sys_path"][1] == env["LAMBDA_TASK_ROOT"]  # after '' (the working dir = task)
     assert not any(".venv" in p for p in seen["sys_path"]), seen["sys_path"]
     assert seen["executable"] != sys.executable  # the runtime's Python, not the dev venv's
+
+
+def test_a_redeploy_is_served_without_restarting_the_service(local):
+    import boto3
+
+    cfn = boto3.client(
+        "cloudformation",
+        endpoint_url=local.endpoint["AWS_ENDPOINT_URL"],
+        region_name=local.endpoint["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    stack = cfn.describe_stacks(StackName=local.probe_stack)["Stacks"][0]
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+
+    def deploy(setting: str) -> None:
+        cfn.update_stack(
+            StackName=local.probe_stack,
+            UsePreviousTemplate=True,
+            Parameters=[
+                {"ParameterKey": k, "ParameterValue": v}
+                for k, v in {**params, "ProbeSetting": setting}.items()
+            ],
+            Capabilities=["CAPABILITY_IAM"],
+        )
+        deadline = time.monotonic() + 30
+        name = local.probe_function("environment")
+        while local.service.served[name].fn.environment.get("PROBE_SETTING") != setting:
+            assert time.monotonic() < deadline, "the service did not pick up the redeploy"
+            time.sleep(0.2)
+
+    deploy("43")
+    try:
+        inv = local.service.invoke(local.probe_function("environment"), {})
+        assert json.loads(inv.payload)["env"]["PROBE_SETTING"] == "43"
+        assert inv.cold  # a changed function gets fresh instances
+    finally:
+        deploy("42")
