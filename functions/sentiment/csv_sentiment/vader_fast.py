@@ -2,18 +2,17 @@
 
 The model is theirs: the lexicons are read from the installed `vaderSentiment` package and the
 constants (boosters, negations, special cases, scalars) are its module attributes. Only the
-execution is ours. Every rule below mirrors one in `SentimentIntensityAnalyzer`, applied in the
-same order to values of the same types, so the four results are equal under `==`
-(tests/engine proves it). docs/engine.md explains each equivalence; the main ones:
+execution is ours: every rule mirrors one in `SentimentIntensityAnalyzer`, applied in the same
+order to values of the same types, so the four results are equal (and print the same). The
+tests in tests/engine prove it on ~270,000 texts; docs/engine.md argues each shortcut:
 
-- A token's lowered, punctuation-stripped form is computed once (and memoised), not once per
-  neighbouring sentiment word: this removes the reference's quadratic cost (upstream #110).
-- Only lexicon words can carry a non-zero sentiment, so rules run for those words only; every
-  other word is a neutral zero. Zeros change neither `sum()` (a float zero or an int zero leaves
-  the running sum and its compensation term unchanged) nor `pos`/`neg`, so they are only counted.
-- `sum()` is still the builtin, over the non-zero sentiments in their original order and types
-  (an int from SPECIAL_CASES stays an int), so Python 3.12's compensated float summation, which
-  skips int items, is reproduced on any version.
+- A token's lowered, punctuation-stripped word is memoised per token instead of recomputed for
+  the whole text at each sentiment word: that removes the reference's quadratic cost (#110).
+- Only lexicon words can carry a non-zero sentiment, so the rules run for those words only;
+  every other word is a zero that changes neither `sum()` nor `pos`/`neg`, so it is counted.
+- `sum()` is still the builtin, over the non-zero sentiments in their order and types (an int
+  from SPECIAL_CASES stays an int), so Python 3.12's compensated summation, which does not
+  compensate int items, is reproduced on any version.
 - The "but" rule's `sentiments.index(value)` quirk (it rescales the *first* equal value) is
   replayed on the non-zero values; with many of them, a heap per value keeps it O(n log n).
 """
@@ -34,7 +33,7 @@ Scores = tuple[float, float, float, float]  # neg, neu, pos, compound
 
 # Tokens longer than this are not memoised, so one hostile cell cannot pin megabytes.
 _MEMO_TOKEN_CHARS = 64
-_MEMO_ENTRIES = 200_000  # ~30 MB at most; the memo is cleared when full
+_MEMO_ENTRIES = 200_000  # per memo, ~13 MB at most; a full memo is cleared
 # Below this many non-zero sentiments, replaying list.index directly is cheapest.
 _BUT_DIRECT_MAX = 32
 
