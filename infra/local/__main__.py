@@ -20,17 +20,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--run-dir", type=Path, required=True)
     args = parser.parse_args(argv)
 
-    from infra.local import demo
+    from infra.local import background, demo
 
     if args.command == "demo":
         return demo.demo()
     if args.command == "up":
-        return demo.up()
+        return background.up()
     if args.command == "down":
-        return demo.down()
+        return background.down()
     if args.command == "logs":
-        return demo.logs(args.function)
-    return demo.serve(args.endpoint, args.run_dir)
+        return background.logs(args.function)
+    return background.serve(args.endpoint, args.run_dir)
 
 
 if __name__ == "__main__":

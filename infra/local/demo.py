@@ -3,21 +3,18 @@ upload the example and show what happened, then stop everything that was started
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from infra.endpoint import LOCAL_CREDENTIALS, MotoServer, start_moto_server
+from infra.endpoint import MotoServer, start_moto_server
 from infra.local.steps import StepFailed, Steps, fail, say
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +31,7 @@ def _settings() -> tuple[str, str, str]:
     )
 
 
-def _isolated_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def isolated_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The caller's environment minus anything that could reach a real AWS account."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
@@ -50,10 +47,10 @@ def build_and_deploy(steps: Steps, run_dir: Path) -> tuple[MotoServer, dict[str,
         steps.run(
             "layers",
             [py, "-m", "infra.layerbuild", "build", "--runtime", runtime, "--arch", arch],
-            _isolated_env(),
+            isolated_env(),
         )
     with steps.step("function package (`make function`)"):
-        steps.run("function", [py, "-m", "infra.deploy", "package"], _isolated_env())
+        steps.run("function", [py, "-m", "infra.deploy", "package"], isolated_env())
     with steps.step(f"local Lambda runtime: Python for {runtime}, /var/runtime, RIE"):
         from infra.local.rie import ensure_rie
         from infra.local.runtime import resolve
@@ -69,7 +66,7 @@ def build_and_deploy(steps: Steps, run_dir: Path) -> tuple[MotoServer, dict[str,
     env = {**moto.env()}
     try:
         with steps.step(f"deploy stacks {stack}-* to {moto.url} (`make deploy`'s code)"):
-            deploy_env = _isolated_env(
+            deploy_env = isolated_env(
                 {
                     **env,
                     "RUNTIME": runtime,
@@ -111,7 +108,7 @@ def demo() -> int:
     run_dir = STATE / "demo"
     shutil.rmtree(run_dir, ignore_errors=True)
     moto = service = None
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         moto, env = build_and_deploy(steps, run_dir)
         with steps.step("local Lambda service (template-driven, RIE + awslambdaric)"):
@@ -200,177 +197,5 @@ def _print_logs(run_dir: Path, function: str, rid: str) -> None:
         print("    " + line)
 
 
-def _interrupt(*_: object) -> None:
+def interrupt(*_: object) -> None:
     raise KeyboardInterrupt
-
-
-# -- make local-up / local-down ---------------------------------------------------------------
-UP_DIR = STATE / "up"
-UP_FILE = STATE / "up.json"
-
-
-def up() -> int:
-    if UP_FILE.exists() and _alive(json.loads(UP_FILE.read_text())):
-        print("already running:")
-        _usage(json.loads(UP_FILE.read_text()))
-        return 0
-    steps = Steps(total=6)
-    shutil.rmtree(UP_DIR, ignore_errors=True)
-    moto = None
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        moto, env = build_and_deploy(steps, UP_DIR)
-        with steps.step("local Lambda service, in the background"):
-            log = open(UP_DIR / "service.log", "ab")  # noqa: SIM115
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "infra.local",
-                    "serve",
-                    "--endpoint",
-                    moto.url,
-                    "--run-dir",
-                    str(UP_DIR),
-                ],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=_isolated_env(),
-                start_new_session=True,
-            )
-            deadline = time.monotonic() + 180
-            while not (UP_DIR / "ready").exists():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    tail = (UP_DIR / "service.log").read_text()[-1500:]
-                    _kill_group(proc.pid)
-                    raise StepFailed("service", f"the service did not start:\n{tail}")
-                time.sleep(0.2)
-            say((UP_DIR / "service.log").read_text().strip().replace("\n", "\n    "))
-            outputs = app_outputs(env)
-            state = {
-                "endpoint": moto.url,
-                "moto_pid": moto.process.pid,
-                "service_pid": proc.pid,
-                "input_bucket": outputs["InputBucketName"],
-                "output_bucket": outputs["OutputBucketName"],
-                "function": outputs["FunctionName"],
-            }
-            UP_FILE.write_text(json.dumps(state, indent=2))
-    except StepFailed as exc:
-        if moto:
-            moto.stop()
-        return fail(exc)
-    except KeyboardInterrupt:
-        if moto:
-            moto.stop()
-        print("\ninterrupted; stopped what was started", file=sys.stderr)
-        return 130
-    print(f"\nrunning (set up in {steps.elapsed():.0f}s):")
-    _usage(state)
-    return 0
-
-
-def _usage(state: dict) -> None:
-    url, inp, out = state["endpoint"], state["input_bucket"], state["output_bucket"]
-    creds = " ".join(f"{k}={v}" for k, v in LOCAL_CREDENTIALS.items() if k != "AWS_SESSION_TOKEN")
-    print(f"""
-  endpoint:  {url}   (moto server; any client with AWS_ENDPOINT_URL={url})
-  function:  {state["function"]}   served by the local Lambda service
-
-  score a file:
-    export {creds} AWS_ENDPOINT_URL={url}
-    aws s3 cp examples/reviews.csv s3://{inp}/input/reviews.csv
-    aws s3 ls --recursive s3://{out}/
-    aws s3 cp s3://{out}/scored/reviews.csv -
-  (or without the export: aws --endpoint-url {url} s3 cp …)
-
-  function logs:   make logs   (or, with AWS CLI v2: aws logs tail /aws/lambda/{state["function"]})
-  redeploy:        make deploy, after the export above (the service picks up the change)
-  stop:            make local-down
-""")
-
-
-def down() -> int:
-    if not UP_FILE.exists():
-        print("nothing is running (no .local/up.json)")
-        return 0
-    state = json.loads(UP_FILE.read_text())
-    stopped = []
-    if _owned(state["service_pid"], "infra.local"):
-        _kill_group(state["service_pid"])
-        stopped.append(f"local Lambda service (pid {state['service_pid']})")
-    for pid_file in (UP_DIR / "pids").glob("*"):
-        pid = int(pid_file.name)
-        if _owned(pid, "aws-lambda-rie"):
-            _kill_group(pid)
-            stopped.append(f"RIE instance (pid {pid})")
-        pid_file.unlink(missing_ok=True)
-    if _owned(state["moto_pid"], "moto_server"):
-        _kill_group(state["moto_pid"])
-        stopped.append(f"moto server {state['endpoint']} (pid {state['moto_pid']})")
-    UP_FILE.unlink()
-    print("stopped: " + ("; ".join(stopped) if stopped else "nothing was still running"))
-    return 0
-
-
-def _owned(pid: int, marker: str) -> bool:
-    """The pid is still the process we started (not a reused pid)."""
-    try:
-        return marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return False
-
-
-def _alive(state: dict) -> bool:
-    return _owned(state["service_pid"], "infra.local") and _owned(state["moto_pid"], "moto_server")
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    for _ in range(100):
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def serve(endpoint: str, run_dir: Path) -> int:
-    """The background service of `make local-up` (stopped by SIGTERM from `make local-down`)."""
-    from infra.local.service import LocalLambdaService
-
-    env = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
-    service = LocalLambdaService(env, CACHE, run_dir=run_dir, say=lambda s: print(s, flush=True))
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        service.start()
-        (run_dir / "ready").touch()
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        service.stop()
-        (run_dir / "ready").unlink(missing_ok=True)
-    return 0
-
-
-def logs(function: str | None) -> int:
-    from infra.local.logs import format_lines, read
-
-    run_dir = UP_DIR if UP_FILE.exists() else STATE / "demo"
-    entries = list(read(run_dir / "logs", function))
-    if not entries:
-        print(f"no function logs yet in {run_dir / 'logs'} (run `make demo` or `make local-up`)")
-        return 0
-    print(f"function logs from {run_dir / 'logs'}:")
-    for line in format_lines(entries):
-        print(line)
-    return 0

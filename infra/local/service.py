@@ -1,9 +1,8 @@
 """The local Lambda service: deployed functions served by pools of RIE instances, fed by S3
 events from the buckets whose deployed notification names them.
 
-    with LocalLambdaService(endpoint.env(), state_dir) as service:
-        service.refresh()                      # read what is deployed (also done on redeploys)
-        ... upload objects with any S3 client ...
+    with LocalLambdaService(endpoint.env(), state_dir) as service:  # reads what is deployed
+        ... upload objects with any S3 client ...        # (and again on every redeploy)
         service.wait_idle(timeout=120)         # every event delivered, retried or dead-lettered
 """
 
