@@ -1,5 +1,10 @@
 """The fast engine behind the `Scorer` interface the handler uses."""
 
+from pathlib import Path
+
+import pytest
+
+from csv_sentiment import vader_fast
 from csv_sentiment.engine import ENGINES, load_engine
 
 
@@ -20,3 +25,16 @@ def test_fast_scores_a_batch_in_order_as_tuples_of_four_floats():
 
 def test_fast_scores_an_empty_batch():
     assert load_engine("fast").score([]) == []
+
+
+def test_function_package_ships_no_copy_of_the_lexicons():
+    package = Path(vader_fast.__file__).parent.parent
+    assert not [p.name for p in package.rglob("*lexicon*")]
+
+
+def test_fast_engine_refuses_a_lexicon_with_an_empty_word(monkeypatch):
+    # Its "" shortcut for neighbours that no rule looks at is exact only without such a word.
+    lexicon, emojis = vader_fast.load_lexicons()
+    monkeypatch.setattr(vader_fast, "load_lexicons", lambda: ({**lexicon, "": 1.0}, emojis))
+    with pytest.raises(ValueError, match="empty word"):
+        vader_fast.FastScorer()
