@@ -18,8 +18,10 @@ from infra.endpoint import MotoServer, start_moto_server
 from infra.local.steps import StepFailed, Steps, fail, say
 
 ROOT = Path(__file__).resolve().parents[2]
-STATE = ROOT / ".local"
-CACHE = STATE / "cache"
+# Runs (logs, pids, up.json) go under LOCAL_STATE_DIR (default .local/) so that tests can run
+# `demo` and `up` beside a developer's own `make local-up`; the caches are always shared.
+STATE = Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local")
+CACHE = ROOT / ".local" / "cache"
 EXAMPLE = ROOT / "examples" / "reviews.csv"
 
 
