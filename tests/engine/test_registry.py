@@ -38,3 +38,11 @@ def test_fast_engine_refuses_a_lexicon_with_an_empty_word(monkeypatch):
     monkeypatch.setattr(vader_fast, "load_lexicons", lambda: ({**lexicon, "": 1.0}, emojis))
     with pytest.raises(ValueError, match="empty word"):
         vader_fast.FastScorer()
+
+
+def test_fast_engine_refuses_an_ascii_emoji(monkeypatch):
+    # ASCII texts skip the emoji pass, which is exact only while no emoji is ASCII.
+    lexicon, emojis = vader_fast.load_lexicons()
+    monkeypatch.setattr(vader_fast, "load_lexicons", lambda: (lexicon, {**emojis, "x": "ex"}))
+    with pytest.raises(ValueError, match="ASCII emoji"):
+        vader_fast.FastScorer()

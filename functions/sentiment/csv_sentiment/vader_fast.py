@@ -126,20 +126,8 @@ def make_polarity() -> Callable[[str], Scores]:
     # in every rule exactly like "" (not in any dict, equal to no rule word, no "n't", and a
     # phrase with an empty word matches no key), so `near` maps it to "" and a sentiment word
     # whose three predecessors are all "" skips the rules at once.
-    rule_words = {
-        "no",
-        "or",
-        "nor",
-        "never",
-        "so",
-        "this",
-        "without",
-        "doubt",
-        "least",
-        "at",
-        "very",
-    }
-    relevant = frozenset({*lex, *booster, *negate, *rule_words, "of"})
+    rule_words = {"no", "or", "nor", "never", "so", "this", "without", "doubt", "least", "at"}
+    relevant = frozenset({*lex, *booster, *negate, *rule_words, "very", "of"})
     relevant |= frozenset(pairs).union(*pairs.values())
     if "" in relevant or "" in special:
         raise ValueError("an empty word in the vaderSentiment lexicons: vader_fast needs review")
@@ -157,6 +145,8 @@ def make_polarity() -> Callable[[str], Scores]:
     # A regex class of thousands of astral code points is scanned linearly by `re`, so the
     # pattern is a few covering ranges and the replacement checks the dict.
     single = {e: d for e, d in emojis.items() if len(e) == 1}
+    if any(e.isascii() for e in single):  # ASCII texts skip the emoji pass
+        raise ValueError("an ASCII emoji in the vaderSentiment lexicons: vader_fast needs review")
     no_emoji = frozenset(single).isdisjoint
     ranges: list[list[int]] = []
     for cp in sorted(map(ord, single)):
