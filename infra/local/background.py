@@ -23,6 +23,7 @@ from infra.local.demo import (
     interrupt,
     isolated_env,
 )
+from infra.local.invokeapi import InvokeApi
 from infra.local.steps import StepFailed, Steps, fail, say
 
 UP_DIR = STATE / "up"
@@ -76,6 +77,7 @@ def up() -> int:
                 "input_bucket": outputs["InputBucketName"],
                 "output_bucket": outputs["OutputBucketName"],
                 "function": outputs["FunctionName"],
+                "lambda_endpoint": (UP_DIR / "ready").read_text().strip(),
             }
             UP_FILE.write_text(json.dumps(state, indent=2))
     except StepFailed as exc:
@@ -108,6 +110,8 @@ def _usage(state: dict) -> None:
 
   function logs:   make logs   (or, with AWS CLI v2: aws logs tail /aws/lambda/{state["function"]})
   redeploy:        make deploy, after the export above (the service picks up the change)
+  Lambda API:      AWS_ENDPOINT_URL_LAMBDA={state["lambda_endpoint"]} (invoke the served functions;
+                   e.g. `AWS_ENDPOINT_URL_LAMBDA=… make redrive` after the export above)
   stop:            make local-down
 """)
 
@@ -169,14 +173,19 @@ def serve(endpoint: str, run_dir: Path) -> int:
     env = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
     service = LocalLambdaService(env, CACHE, run_dir=run_dir, say=lambda s: print(s, flush=True))
     signal.signal(signal.SIGTERM, interrupt)
+    api = None
     try:
         service.start()
-        (run_dir / "ready").touch()
+        api = InvokeApi(service).start()
+        (run_dir / "ready.tmp").write_text(api.url)
+        os.replace(run_dir / "ready.tmp", run_dir / "ready")  # whole, or not at all
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
+        if api:
+            api.stop()
         service.stop()
         (run_dir / "ready").unlink(missing_ok=True)
     return 0

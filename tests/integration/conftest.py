@@ -78,6 +78,7 @@ class Local:
     sqs: Any
     outputs: dict[str, str]  # the app stack's outputs
     probe: dict[str, str]  # the probe stack's physical ids
+    lambda_url: str = ""  # the service's Lambda Invoke API (AWS_ENDPOINT_URL_LAMBDA)
     probe_stack: str = PROBE_STACK
     probe_retries: int = PROBE_RETRIES  # the fail probe's MaximumRetryAttempts
 
@@ -97,11 +98,12 @@ def local(built_artifacts, tmp_path_factory) -> Local:
     and probe stacks deployed to it, and the local Lambda service serving them."""
     from infra.endpoint import start_moto_server
     from infra.local.demo import app_outputs_for
+    from infra.local.invokeapi import InvokeApi
     from infra.local.service import LocalLambdaService
 
     run_dir = tmp_path_factory.mktemp("local-lambda")
     moto = start_moto_server(log_path=run_dir / "moto.log")
-    service = None
+    service = api = None
     try:
         env = moto.env()
         deploy_env = _isolated_env(
@@ -127,8 +129,11 @@ def local(built_artifacts, tmp_path_factory) -> Local:
         )
         service.start()
         assert not service.problems, service.problems
-        yield Local(env, service, s3, sqs, app_outputs_for(env, STACK), probe)
+        api = InvokeApi(service).start()
+        yield Local(env, service, s3, sqs, app_outputs_for(env, STACK), probe, api.url)
     finally:
+        if api:
+            api.stop()
         if service:
             service.stop()
         moto.stop()
