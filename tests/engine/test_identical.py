@@ -1,21 +1,23 @@
-"""The fast engine returns exactly (`==`) the reference's four floats, text by text.
+"""The fast engine returns exactly the reference's four floats (`==` and `repr`), text by text.
 
-Inputs: the whole 23,703-text corpus, 246,040 seeded generated texts (240,000 short, 6,000
-medium, 40 long), hypothesis-generated texts, and the hand-kept regression cases. No expected
-value is written down: every case is scored by vaderSentiment itself in the same run.
+Inputs: the whole 23,703-text corpus, the corpus again with generated tokens inserted, 246,040
+seeded generated texts (240,000 short, 6,000 medium, 40 long), hypothesis-generated texts, the
+hand-kept regression cases and five hostile 160 k-character shapes. No expected value is
+written down: every case is scored by vaderSentiment itself in the same run.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import random
 import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from textgen import BOOSTERS, EMOJI, LEXICON, NEGATIONS, RULE_WORDS, generated
+from textgen import BOOSTERS, EMOJI, LEXICON, NEGATIONS, RULE_WORDS, TextGen, generated
 
 from csv_sentiment import vader_fast
 
@@ -43,6 +45,21 @@ def test_lexicons_are_the_installed_packages():
 def test_identical_on_all_23703_corpus_texts(corpus_path, assert_identical):
     texts = _corpus(corpus_path)
     assert len(texts) == 23_703
+    assert_identical(texts)
+
+
+def test_identical_on_23703_corpus_texts_with_rule_words_inserted(corpus_path, assert_identical):
+    # Real sentences around generated tokens (boosters, negations, "but", caps, emoji...).
+    rng = random.Random(7)
+    gen = TextGen(8)
+    texts = []
+    for text in _corpus(corpus_path):
+        tokens = text.split()
+        for _ in range(rng.randint(1, 4)):
+            tokens.insert(rng.randint(0, len(tokens)), gen.token())
+        if rng.random() < 0.2:
+            tokens = [t.upper() if rng.random() < 0.3 else t for t in tokens]
+        texts.append(rng.choice([" ", "  ", "\t"]).join(tokens))
     assert_identical(texts)
 
 
