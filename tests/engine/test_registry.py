@@ -46,3 +46,9 @@ def test_fast_engine_refuses_an_ascii_emoji(monkeypatch):
     monkeypatch.setattr(vader_fast, "load_lexicons", lambda: (lexicon, {**emojis, "x": "ex"}))
     with pytest.raises(ValueError, match="ASCII emoji"):
         vader_fast.FastScorer()
+
+
+def test_fast_is_the_default_engine():
+    from csv_sentiment.engine import DEFAULT_ENGINE
+
+    assert DEFAULT_ENGINE == "fast"

@@ -55,7 +55,9 @@ def _fast() -> Scorer:
 
 # name -> factory; the settings validate SCORING_ENGINE against these keys.
 ENGINES = {"reference": _reference, "fast": _fast}
-DEFAULT_ENGINE = "reference"
+# `fast` returns the reference's exact floats (tests/engine), ~5x faster and in linear time;
+# SCORING_ENGINE=reference switches back to vaderSentiment's own analyzer.
+DEFAULT_ENGINE = "fast"
 
 
 def load_engine(name: str) -> Scorer:
