@@ -88,6 +88,8 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     app = stacks.deploy(aws.cfn, cfg.app_stack, body, tmpl, params, say, cfg.poll_seconds)
     report.stacks[app.name] = app.action
     report.outputs = app.outputs
+    if aws.local_endpoint:
+        _versioning_moto_skips(aws, report.outputs, say)
 
     say("layers:   " + ", ".join(a.split(":layer:")[-1] for a in report.layer_arns))
     say(f"code:     s3://{bucket}/{report.code_key}")
@@ -97,6 +99,17 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     for key, value in sorted(report.outputs.items()):
         say(f"  {key:<17} {value}")
     return report
+
+
+def _versioning_moto_skips(aws: Aws, outputs: dict[str, str], say: Say) -> None:
+    """moto's CloudFormation ignores the buckets' VersioningConfiguration (both are Enabled in
+    app.yaml); apply it through the S3 API so that a local run reads by version, as AWS does."""
+    for key in ("InputBucketName", "OutputBucketName"):
+        if outputs.get(key):
+            aws.s3.put_bucket_versioning(
+                Bucket=outputs[key], VersioningConfiguration={"Status": "Enabled"}
+            )
+    say(f"  {aws.local_endpoint}: bucket versioning applied as app.yaml declares it")
 
 
 def _check_limits(cfg: Config, built: list[layers.BuiltLayer]) -> None:

@@ -89,6 +89,9 @@ def test_first_deploy_creates_every_stack_and_the_function_as_declared(aws, make
     res, template = lookup.resolver(aws.cfn, cfg.app_stack)
     rules = lookup.properties(res, template, "InputBucket")["LifecycleConfiguration"]["Rules"]
     assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": "7"}
+    # Versioning as the template declares it (applied through S3 where moto's CFN skips it).
+    for key in ("InputBucketName", "OutputBucketName"):
+        assert aws.s3.get_bucket_versioning(Bucket=outputs[key])["Status"] == "Enabled"
 
 
 def test_arm64_deploys_arm64_layers_and_function(aws, make_config, log, workspace):
