@@ -6,6 +6,7 @@ a missing or invalid setting fails the cold start with a message naming the vari
 
 from __future__ import annotations
 
+import ctypes
 import os
 import time
 
@@ -21,6 +22,21 @@ from csv_sentiment.job import Job
 from csv_sentiment.settings import Settings
 
 _init_started = time.perf_counter()
+
+
+def _fix_mmap_threshold() -> None:
+    """Keep peak memory flat with file size. glibc raises its mmap threshold each time a large
+    block is freed, so the 1-8 MiB read and part buffers end up on the heap, which fragments
+    and grows with every part (measured: +50 MB over 450 MB of input). A fixed threshold keeps
+    them in mmap, returned to the OS on free. No-op where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: fixing it disables the adjustment
+    except (OSError, AttributeError):
+        pass
+
+
+_fix_mmap_threshold()
 logger = Logger(
     service=os.environ.get("POWERTOOLS_SERVICE_NAME") or m.DEFAULT_SERVICE,
     level=os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO",

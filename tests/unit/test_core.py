@@ -102,8 +102,14 @@ def test_rows_keep_order_and_values_and_get_the_reference_scores(scorer):
 def test_a_row_longer_than_the_header_names_its_line(scorer):
     rs = RowScorer(2, 1, scorer, max_text_chars=100, neutralise_formulas=False)
     with pytest.raises(MalformedRow) as err:
-        rs.score([["1", "ok"], ["2", "ok", "extra"]], [2, 4])
+        rs.score([["1", "multi\nline"], ["2", "ok", "extra"]], [3, 4])  # lines each ends on
     assert "line 4 has 3 fields but the header has 2" in str(err.value)
+
+
+def test_a_too_long_first_row_is_named_after_a_multi_line_header(scorer):
+    rs = RowScorer(2, 1, scorer, 100, False, header_end_line=2)
+    with pytest.raises(MalformedRow, match="line 3 has 3 fields"):
+        rs.score([["1", "ok", "extra"]], [3])
 
 
 def test_neutralisation_can_be_turned_off(scorer):

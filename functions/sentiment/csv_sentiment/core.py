@@ -9,6 +9,7 @@ the identical float) and the sentiment label.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -118,6 +119,7 @@ class RowScorer:
         scorer: Scorer,
         max_text_chars: int,
         neutralise_formulas: bool,
+        header_end_line: int = 1,
     ):
         self.width = width
         self.text_index = text_index
@@ -125,48 +127,64 @@ class RowScorer:
         self.max_text_chars = max_text_chars
         self.neutralise = neutralise_formulas
         self.counts = Counts()
+        self._last_line = header_end_line  # the line before the next batch
 
-    def score(self, rows: list[list[str]], line_numbers: Sequence[int]) -> list[list]:
-        """Validate, pad and score `rows` (parsed records starting at `line_numbers`)."""
+    def score(self, rows: list[list[str]], end_lines: Sequence[int]) -> list[list]:
+        """Validate, pad and score `rows`; `end_lines[i]` is the line row i ends on (the csv
+        reader's `line_num` after it), used only to name the line in an error."""
         width, ti, limit = self.width, self.text_index, self.max_text_chars
-        to_score: list[str] = []
-        kinds: list[str] = []  # "s" scored, or the label of an unscored row
-        for row, line in zip(rows, line_numbers, strict=True):
+        texts: list[str] = []
+        kinds: list[str] = []  # "" scored, or the label of an unscored row
+        for i, row in enumerate(rows):
             n = len(row)
-            if n > width:
-                raise MalformedRow(
-                    f"line {line} has {n} fields but the header has {width}",
-                    expected="at most as many fields as header columns (quote cells that "
-                    "contain the delimiter)",
-                    line=line,
-                )
-            if n < width:
+            if n != width:
+                if n > width:
+                    line = (end_lines[i - 1] if i else self._last_line) + 1
+                    raise MalformedRow(
+                        f"line {line} has {n} fields but the header has {width}",
+                        expected="at most as many fields as header columns (quote cells that "
+                        "contain the delimiter)",
+                        line=line,
+                    )
                 row.extend([""] * (width - n))
             text = row[ti]
-            if not text.strip():
-                kinds.append("none")
-            elif len(text) > limit:
+            if len(text) > limit:
                 kinds.append("rejected")
+            elif text.strip():
+                kinds.append("")
+                texts.append(text)
             else:
-                kinds.append("s")
-                to_score.append(text)
-        scores = iter(self.scorer.score(to_score)) if to_score else iter(())
-        counts = self.counts
+                kinds.append("none")
+        scores = iter(self.scorer.score(texts) if texts else ())
+        formula = _FORMULA_START if self.neutralise else frozenset()
         out = []
-        neutral_cells = self.neutralise
+        names = []
+        compound_sum = 0.0
         for row, kind in zip(rows, kinds, strict=True):
-            if neutral_cells:
-                row = [neutralise(c) for c in row]
-            if kind == "s":
-                neg, neu, pos, compound = next(scores)
-                name = label(compound)
-                counts.compound_sum += compound
-                row.extend((neg, neu, pos, compound, name))
+            if formula:  # most cells start with a letter: only suspects pay for the check
+                row = [neutralise(c) if c[:1] in formula else c for c in row]
+            if kind:
+                row.extend((*_EMPTY_SCORES, kind))
+                names.append(kind)
             else:
-                name = kind
-                row.extend((*_EMPTY_SCORES, name))
-            counts.labels[name] += 1
+                neg, neu, pos, compound = next(scores)
+                name = (
+                    "positive"
+                    if compound >= POSITIVE_AT
+                    else "negative"
+                    if compound <= NEGATIVE_AT
+                    else "neutral"
+                )
+                compound_sum += compound
+                row.extend((neg, neu, pos, compound, name))
+                names.append(name)
             out.append(row)
+        counts = self.counts
+        for name, k in Counter(names).items():
+            counts.labels[name] += k
+        counts.compound_sum += compound_sum
         counts.total += len(rows)
-        counts.scored += len(to_score)
+        counts.scored += len(texts)
+        if end_lines:
+            self._last_line = end_lines[-1]
         return out

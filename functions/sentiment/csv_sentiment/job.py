@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from csv_sentiment import csvio, s3io
 from csv_sentiment.core import RowScorer, output_header, resolve_text_column
 from csv_sentiment.engine import MODEL, Scorer
-from csv_sentiment.errors import InputError, LimitExceeded, MalformedRow, TimeBudgetExceeded
+from csv_sentiment.errors import (
+    EmptyInput,
+    InputError,
+    LimitExceeded,
+    MalformedRow,
+    TimeBudgetExceeded,
+)
 from csv_sentiment.events import ObjectRef, output_keys, relative_key
 from csv_sentiment.settings import Settings
 
@@ -82,15 +88,16 @@ class Job:
         csv.field_size_limit(settings.max_cell_chars)
         records = _Records(csv.reader(lines, delimiter=delimiter), settings)
 
-        header = records.header()
+        header, header_end = records.header()
         first = records.take(_SAMPLE_ROWS)
-        text_index = resolve_text_column(header, [r for r, _ in first], column_setting)
+        text_index = resolve_text_column(header, first[0], column_setting)
         rows = RowScorer(
             width=len(header),
             text_index=text_index,
             scorer=self.scorer,
             max_text_chars=settings.max_text_chars,
             neutralise_formulas=settings.neutralise_formulas,
+            header_end_line=header_end,
         )
         out = s3io.OutputObject(
             self.s3, settings.output_bucket, keys["scored"], settings.part_size_bytes,
@@ -101,11 +108,11 @@ class Job:
             writer = csv.writer(buffer, lineterminator="\n")
             writer.writerow(output_header(header))
             batches = itertools.chain([first], records.batches(settings.chunk_rows))
-            for batch in batches:
+            for batch, ends in batches:
                 if not batch:
                     continue
                 self._check_time(rows.counts.total, raw.count, src.size)
-                writer.writerows(rows.score([r for r, _ in batch], [n for _, n in batch]))
+                writer.writerows(rows.score(batch, ends))
                 out.write(buffer.getvalue().encode("utf-8"))
                 buffer.seek(0)
                 buffer.truncate()
@@ -234,57 +241,52 @@ def _peek_lines(lines: Iterator[str], size: int) -> tuple[list[str], Iterator[st
 
 
 class _Records:
-    """Parsed records with the line each starts on; csv errors become input errors."""
+    """Parsed records in batches, with the line each ends on; csv errors become input errors."""
 
     def __init__(self, reader, settings: Settings):
         self._reader = reader
         self._settings = settings
-        self._line = 1
 
-    def _next(self):
-        start = self._reader.line_num + 1
-        try:
-            row = next(self._reader)
-        except StopIteration:
-            return None
-        except csv.Error as exc:
-            line = self._reader.line_num
-            if "field larger than field limit" in str(exc):
-                raise LimitExceeded(
-                    f"a cell on line {line} is larger than {self._settings.max_cell_chars} "
-                    "characters (MAX_CELL_CHARS)",
-                    expected="smaller cells, or a higher MAX_CELL_CHARS",
-                    line=line,
-                ) from None
-            raise MalformedRow(
-                f"line {line} is not valid CSV: {exc}", expected="RFC 4180 CSV", line=line
-            ) from None
-        return row, start
-
-    def header(self) -> list[str]:
-        got = self._next()
-        if got is None or not got[0]:
-            raise csvio.EmptyInput(
-                "the file has no header row", expected="a CSV file with a header row"
+    def _fail(self, exc: csv.Error) -> InputError:
+        line = self._reader.line_num
+        if "field larger than field limit" in str(exc):
+            return LimitExceeded(
+                f"a cell on line {line} is larger than {self._settings.max_cell_chars} "
+                "characters (MAX_CELL_CHARS)",
+                expected="smaller cells, or a higher MAX_CELL_CHARS",
+                line=line,
             )
-        header = got[0]
+        return MalformedRow(f"line {line} is not valid CSV: {exc}", expected="RFC 4180 CSV",
+                            line=line)  # fmt: skip
+
+    def header(self) -> tuple[list[str], int]:
+        """The header row and the line it ends on."""
+        try:
+            header = next(self._reader, None)
+        except csv.Error as exc:
+            raise self._fail(exc) from None
+        if not header:
+            raise EmptyInput("the file has no header row", expected="a CSV file with a header row")
         if len(header) > self._settings.max_columns:
             raise LimitExceeded(
                 f"the header has {len(header)} columns, more than {self._settings.max_columns}"
                 " (MAX_COLUMNS)",
                 expected="fewer columns, or a higher MAX_COLUMNS",
             )
-        return header
+        return header, self._reader.line_num
 
-    def take(self, n: int) -> list[tuple[list[str], int]]:
-        out = []
-        for _ in range(n):
-            got = self._next()
-            if got is None:
-                break
-            out.append(got)
-        return out
+    def take(self, n: int) -> tuple[list[list[str]], list[int]]:
+        reader = self._reader
+        rows: list[list[str]] = []
+        ends: list[int] = []
+        try:
+            for row in itertools.islice(reader, n):
+                rows.append(row)
+                ends.append(reader.line_num)
+        except csv.Error as exc:
+            raise self._fail(exc) from None
+        return rows, ends
 
-    def batches(self, size: int) -> Iterator[list[tuple[list[str], int]]]:
-        while batch := self.take(size):
+    def batches(self, size: int) -> Iterator[tuple[list[list[str]], list[int]]]:
+        while (batch := self.take(size))[0]:
             yield batch

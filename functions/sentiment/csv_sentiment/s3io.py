@@ -22,6 +22,7 @@ from csv_sentiment.errors import ConfigurationError, SentimentError, SourceGone,
 
 READ_CHUNK = 1024 * 1024
 _READ_AHEAD = 8  # chunks buffered by the reader thread: bounded memory
+UPLOADS_IN_FLIGHT = 3  # parts uploading at once: one slow part does not stall scoring
 _RESUMES = 3  # a broken stream is resumed with a ranged GET this many times
 _TRANSIENT_CODES = {
     "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",
@@ -185,7 +186,7 @@ def read_ahead(chunks: Iterator[bytes], depth: int = _READ_AHEAD) -> Iterator[by
 class OutputObject:
     """The scored CSV, visible only when complete.
 
-    Parts are uploaded in a background thread (bounded: at most two in flight) while scoring
+    Parts are uploaded by background threads (bounded: at most UPLOADS_IN_FLIGHT) while scoring
     goes on; `complete()` finishes the multipart upload, and any failure before that aborts
     it, so a half-written object never exists. A file smaller than one part is a single
     PutObject at the end, which is just as atomic and costs one request instead of three.
@@ -225,10 +226,10 @@ class OutputObject:
                 ContentType=self.content_type,
             )
             self._upload_id = created["UploadId"]
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
-        # Back-pressure: wait for the part before last, so at most two are in memory.
-        if len(self._parts) >= 2:
-            self._parts[-2].result()
+            self._pool = ThreadPoolExecutor(UPLOADS_IN_FLIGHT, thread_name_prefix="s3-part")
+        # Back-pressure: memory holds at most UPLOADS_IN_FLIGHT parts plus the one being filled.
+        if len(self._parts) >= UPLOADS_IN_FLIGHT:
+            self._parts[-UPLOADS_IN_FLIGHT].result()
         number = len(self._parts) + 1
         self._parts.append(self._pool.submit(self._upload_part, number, data))
 
