@@ -15,11 +15,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from csv_sentiment import metrics as m
 from csv_sentiment import s3io
-from csv_sentiment.engine import load_engine
 from csv_sentiment.errors import ConfigurationError, SettingsError, TransientError
 from csv_sentiment.events import is_own_output, records
 from csv_sentiment.job import Job
 from csv_sentiment.settings import Settings
+from csv_sentiment.workers import make_scorer
 
 _init_started = time.perf_counter()
 
@@ -53,14 +53,23 @@ except SettingsError as exc:
     raise
 
 S3 = s3io.make_client()
-SCORER = load_engine(SETTINGS.scoring_engine)
+# Worker processes (SCORING_WORKERS > 1) are forked here, before any thread exists.
+SCORER = make_scorer(SETTINGS.scoring_engine, SETTINGS.scoring_workers)
 INIT_SECONDS = round(time.perf_counter() - _init_started, 3)
-logger.info("initialised", extra={"engine": SCORER.name, "init_seconds": INIT_SECONDS})
+logger.info(
+    "initialised",
+    extra={"engine": SCORER.name, "workers": SCORER.workers, "init_seconds": INIT_SECONDS},
+)
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
+    global SCORER
+    if not SCORER.healthy():  # a worker died (e.g. out of memory): start a fresh pool
+        logger.warning("a scoring worker died; restarting the worker processes")
+        SCORER.close()
+        SCORER = make_scorer(SETTINGS.scoring_engine, SETTINGS.scoring_workers)
     job = Job(
         settings=SETTINGS,
         s3=S3,

@@ -9,6 +9,7 @@ import pytest
 
 from csv_sentiment import s3io
 from csv_sentiment.engine import load_engine
+from csv_sentiment.workers import InProcess
 from tests.functional.s3_harness import Harness
 
 
@@ -35,7 +36,7 @@ def buckets(s3):
 
 @pytest.fixture(scope="session")
 def reference_scorer():
-    return load_engine("reference")
+    return InProcess(load_engine("reference"))
 
 
 @pytest.fixture

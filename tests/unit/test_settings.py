@@ -56,3 +56,18 @@ def test_every_spec_is_read_and_has_a_doc():
     assert len({s.env for s in SPECS}) == len(SPECS)
     for spec in SPECS:
         assert spec.doc and spec.expected
+
+
+@pytest.mark.parametrize(
+    ("memory", "expected"),
+    [("1024", 1), ("1769", 1), ("3538", 2), ("10240", 6)],
+)
+def test_auto_workers_follow_the_memory_size(memory, expected, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    env = {**BASE, "SCORING_WORKERS": "auto", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory}
+    assert Settings.from_env(env).scoring_workers == expected
+
+
+def test_workers_must_be_a_small_integer_or_auto():
+    with pytest.raises(SettingsError, match="SCORING_WORKERS='many' is invalid"):
+        Settings.from_env({**BASE, "SCORING_WORKERS": "many"})

@@ -98,6 +98,15 @@ def resolve_text_column(
 
 
 @dataclass
+class Batch:
+    """Parsed rows of one batch, what each is (scored or a label), and the texts to score."""
+
+    rows: list[list[str]]
+    kinds: list[str]
+    texts: list[str]
+
+
+@dataclass
 class Counts:
     total: int = 0
     scored: int = 0
@@ -130,8 +139,13 @@ class RowScorer:
         self._last_line = header_end_line  # the line before the next batch
 
     def score(self, rows: list[list[str]], end_lines: Sequence[int]) -> list[list]:
-        """Validate, pad and score `rows`; `end_lines[i]` is the line row i ends on (the csv
-        reader's `line_num` after it), used only to name the line in an error."""
+        """Validate, pad and score `rows` in this process."""
+        batch = self.prepare(rows, end_lines)
+        return self.finish(batch, self.scorer.score(batch.texts) if batch.texts else [])
+
+    def prepare(self, rows: list[list[str]], end_lines: Sequence[int]) -> Batch:
+        """Validate and pad `rows` and pick the texts to score; `end_lines[i]` is the line row i
+        ends on (the csv reader's `line_num` after it), used only to name a line in an error."""
         width, ti, limit = self.width, self.text_index, self.max_text_chars
         texts: list[str] = []
         kinds: list[str] = []  # "" scored, or the label of an unscored row
@@ -155,19 +169,27 @@ class RowScorer:
                 texts.append(text)
             else:
                 kinds.append("none")
-        scores = iter(self.scorer.score(texts) if texts else ())
+        if end_lines:
+            self._last_line = end_lines[-1]
+        return Batch(rows, kinds, texts)
+
+    def finish(self, batch: Batch, scores: Sequence[tuple[float, float, float, float]]) -> list:
+        """The output rows of a prepared batch, given the scores of its texts."""
+        if len(scores) != len(batch.texts):
+            raise RuntimeError(f"{len(scores)} scores for {len(batch.texts)} texts")
         formula = _FORMULA_START if self.neutralise else frozenset()
+        scored = iter(scores)
         out = []
         names = []
         compound_sum = 0.0
-        for row, kind in zip(rows, kinds, strict=True):
+        for row, kind in zip(batch.rows, batch.kinds, strict=True):
             if formula:  # most cells start with a letter: only suspects pay for the check
                 row = [neutralise(c) if c[:1] in formula else c for c in row]
             if kind:
                 row.extend((*_EMPTY_SCORES, kind))
                 names.append(kind)
             else:
-                neg, neu, pos, compound = next(scores)
+                neg, neu, pos, compound = next(scored)
                 name = (
                     "positive"
                     if compound >= POSITIVE_AT
@@ -183,8 +205,6 @@ class RowScorer:
         for name, k in Counter(names).items():
             counts.labels[name] += k
         counts.compound_sum += compound_sum
-        counts.total += len(rows)
-        counts.scored += len(texts)
-        if end_lines:
-            self._last_line = end_lines[-1]
+        counts.total += len(batch.rows)
+        counts.scored += len(batch.texts)
         return out

@@ -7,16 +7,18 @@ upload and propagate.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from csv_sentiment import csvio, s3io
 from csv_sentiment.core import RowScorer, output_header, resolve_text_column
-from csv_sentiment.engine import MODEL, Scorer
+from csv_sentiment.engine import MODEL
 from csv_sentiment.errors import (
     EmptyInput,
     InputError,
@@ -39,7 +41,7 @@ class Job:
 
     settings: Settings
     s3: object
-    scorer: Scorer
+    scorer: object  # workers.InProcess or workers.ProcessPool: submit(texts).result()
     request_id: str = "-"
     remaining_ms: Callable[[], int] = lambda: 900_000
 
@@ -94,7 +96,7 @@ class Job:
         rows = RowScorer(
             width=len(header),
             text_index=text_index,
-            scorer=self.scorer,
+            scorer=None,  # batches are scored through self.scorer.submit
             max_text_chars=settings.max_text_chars,
             neutralise_formulas=settings.neutralise_formulas,
             header_end_line=header_end,
@@ -103,22 +105,36 @@ class Job:
             self.s3, settings.output_bucket, keys["scored"], settings.part_size_bytes,
             CSV_CONTENT_TYPE,
         )  # fmt: skip
+        # Batches in flight: with worker processes, the next batches are parsed and sent while
+        # the earlier ones are scored; in process, each batch is scored as it is submitted.
+        depth = 2 * self.scorer.workers if self.scorer.workers else 1
+        pending: deque = deque()
         try:
             buffer = io.StringIO()
             writer = csv.writer(buffer, lineterminator="\n")
             writer.writerow(output_header(header))
-            batches = itertools.chain([first], records.batches(settings.chunk_rows))
-            for batch, ends in batches:
-                if not batch:
-                    continue
-                self._check_time(rows.counts.total, raw.count, src.size)
-                writer.writerows(rows.score(batch, ends))
+
+            def write_oldest() -> None:
+                batch, handle = pending.popleft()
+                writer.writerows(rows.finish(batch, handle.result()))
                 out.write(buffer.getvalue().encode("utf-8"))
                 buffer.seek(0)
                 buffer.truncate()
+
+            for chunk, ends in itertools.chain([first], records.batches(settings.chunk_rows)):
+                if not chunk:
+                    continue
+                self._check_time(rows.counts.total, raw.count, src.size)
+                batch = rows.prepare(chunk, ends)
+                pending.append((batch, self.scorer.submit(batch.texts)))
+                if len(pending) >= depth:
+                    write_oldest()
+            while pending:
+                write_oldest()
             out.write(buffer.getvalue().encode("utf-8"))
             out.complete()
         except BaseException:
+            _drain(pending)  # a worker's late results must not reach the next file
             out.abort()
             raise
         elapsed = time.monotonic() - started
@@ -182,6 +198,13 @@ class Job:
             "model": MODEL,
             "request_id": self.request_id,
         }
+
+
+def _drain(pending: deque) -> None:
+    for _, handle in pending:
+        with contextlib.suppress(Exception):
+            handle.result()
+    pending.clear()
 
 
 def _source(src) -> dict:

@@ -37,6 +37,9 @@ SPECS: tuple[Spec, ...] = (
          "Prefix stripped from the source key to name the outputs."),
     Spec("SCORING_ENGINE", DEFAULT_ENGINE, "one of: " + ", ".join(sorted(ENGINES)),
          "`fast` (bit-identical port) or `reference` (vaderSentiment's own analyzer)."),
+    Spec("SCORING_WORKERS", "1", "an integer from 1 to 16, or auto",
+         "Worker processes that score while the main process reads and writes; 1 scores in "
+         "process; `auto`: the vCPUs the memory size gives (one per 1,769 MB, at most 6)."),
     Spec("CHUNK_ROWS", "2000", "an integer from 1 to 100000",
          "Rows scored per batch (bounds memory together with PART_SIZE_MB)."),
     Spec("MAX_TEXT_CHARS", "100000", "an integer from 1 to 10000000",
@@ -73,6 +76,7 @@ class Settings:
     text_column: str
     input_prefix: str
     scoring_engine: str
+    scoring_workers: int
     chunk_rows: int
     max_text_chars: int
     max_cell_chars: int
@@ -95,6 +99,7 @@ class Settings:
             text_column=r.text("TEXT_COLUMN").strip(),
             input_prefix=r.text("INPUT_PREFIX"),
             scoring_engine=r.choice("SCORING_ENGINE", ENGINES),
+            scoring_workers=r.workers("SCORING_WORKERS", env),
             chunk_rows=r.integer("CHUNK_ROWS", 1, 100_000),
             max_text_chars=r.integer("MAX_TEXT_CHARS", 1, 10_000_000),
             max_cell_chars=r.integer("MAX_CELL_CHARS", 1024, 64 * _MIB),
@@ -173,6 +178,14 @@ class _Reader:
         if not low <= number <= high:
             raise self._fail(name, value)
         return number
+
+    def workers(self, name: str, env: Mapping[str, str]) -> int:
+        value = self._raw(name).strip().lower()
+        if value == "auto":
+            from csv_sentiment.workers import auto_workers
+
+            return auto_workers(env)
+        return self.integer(name, 1, 16)
 
     def boolean(self, name: str) -> bool:
         value = self._raw(name).strip().lower()
