@@ -28,6 +28,8 @@ class Config:
     memory: int = 1024
     timeout: int = 900
     text_column: str = ""
+    scoring_engine: str = "fast"
+    scoring_workers: str = "1"
     alarm_email: str = ""
     concurrency: int = 0
     noncurrent_days: int = 30
@@ -83,6 +85,10 @@ class Config:
             memory=_integer("MEMORY", get("MEMORY", "1024"), 128, 10240),
             timeout=_integer("TIMEOUT", get("TIMEOUT", "900"), 30, 900),
             text_column=env.get("TEXT_COLUMN", "").strip(),
+            scoring_engine=_choice(
+                "SCORING_ENGINE", get("SCORING_ENGINE", "fast"), ("fast", "reference")
+            ),
+            scoring_workers=_workers(get("SCORING_WORKERS", "1")),
             alarm_email=email,
             concurrency=_integer("CONCURRENCY", get("CONCURRENCY", "0"), 0, 100_000),
             noncurrent_days=_integer("NONCURRENT_DAYS", get("NONCURRENT_DAYS", "30"), 1, 3650),
@@ -93,6 +99,18 @@ class Config:
             function_dir=Path(get("FUNCTION_DIR", str(ROOT / "functions" / "sentiment"))),
             poll_seconds=float(get("DEPLOY_POLL_SECONDS", "2")),
         )
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise DeployError(f"{name}={value!r} is invalid; expected one of: {', '.join(choices)}")
+    return value
+
+
+def _workers(value: str) -> str:
+    if value == "auto":
+        return value
+    return str(_integer("SCORING_WORKERS", value, 1, 16))
 
 
 def parse_pins(text: str) -> dict[str, str]:

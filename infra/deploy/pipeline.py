@@ -81,6 +81,8 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         "ReservedConcurrency": str(cfg.concurrency),
         "NoncurrentInputDays": str(cfg.noncurrent_days),
         "TextColumn": cfg.text_column,
+        "ScoringEngine": cfg.scoring_engine,
+        "ScoringWorkers": cfg.scoring_workers,
         "LogLevel": cfg.log_level,
         "AlarmEmail": cfg.alarm_email,
         **contract.alarm_parameters(cfg.function_dir),

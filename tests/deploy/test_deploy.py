@@ -37,7 +37,8 @@ def _events(aws, cfg) -> dict[str, int]:
 
 
 def test_first_deploy_creates_every_stack_and_the_function_as_declared(aws, make_config, log):
-    cfg = make_config(TEXT_COLUMN="review", MEMORY="512", TIMEOUT="300", NONCURRENT_DAYS="7")
+    cfg = make_config(TEXT_COLUMN="review", MEMORY="512", TIMEOUT="300", NONCURRENT_DAYS="7",
+                      SCORING_WORKERS="auto")  # fmt: skip
     report = deploy(cfg, aws, log)
 
     expected = [cfg.bootstrap_stack] + [cfg.layer_stack(n) for n in fakes.LAYERS] + [cfg.app_stack]
@@ -71,6 +72,8 @@ def test_first_deploy_creates_every_stack_and_the_function_as_declared(aws, make
         "OUTPUT_BUCKET": outputs["OutputBucketName"],
         "INPUT_PREFIX": "input/",
         "TEXT_COLUMN": "review",
+        "SCORING_ENGINE": "fast",
+        "SCORING_WORKERS": "auto",
         "POWERTOOLS_SERVICE_NAME": metrics.DEFAULT_SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": metrics.DEFAULT_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",

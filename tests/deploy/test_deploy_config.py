@@ -37,6 +37,8 @@ def test_defaults_match_the_documented_ones():
         ("PIN_LAYERS", "pandas", "PIN_LAYERS"),
         ("PIN_LAYERS", "pandas=0", "PIN_LAYERS"),
         ("PIN_LAYERS", "pandas=latest", "PIN_LAYERS"),
+        ("SCORING_ENGINE", "turbo", "SCORING_ENGINE"),
+        ("SCORING_WORKERS", "17", "SCORING_WORKERS"),
     ],
 )
 def test_an_invalid_setting_is_named(name, value, fragment):
