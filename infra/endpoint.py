@@ -27,6 +27,19 @@ LOCAL_CREDENTIALS = {
 }
 
 
+def stop_process_group(process: subprocess.Popen, timeout: float = 5) -> None:
+    """SIGTERM the process group `process` leads (started with start_new_session=True), then
+    SIGKILL it if it has not exited within `timeout` seconds."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def free_port() -> int:
     """A free TCP port on loopback (the OS picks it; loopback only, never another interface)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -51,14 +64,7 @@ class MotoServer:
         if self._stopped:
             return
         self._stopped = True
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_process_group(self.process, timeout=10)
 
     def __enter__(self) -> MotoServer:
         return self

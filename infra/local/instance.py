@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from infra.endpoint import free_port
+from infra.endpoint import free_port, stop_process_group
 from infra.local.discover import Function
 from infra.local.layout import Layout
 from infra.local.runtime import Runtime
@@ -261,14 +260,7 @@ class Instance:
             self._pid_file.unlink(missing_ok=True)
         if self.process.poll() is not None:
             return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_process_group(self.process)
 
 
 def _stamp(ts: float) -> str:

@@ -83,9 +83,11 @@ class Job:
             else csvio.limit_bytes(raw, settings.max_input_bytes)
         )
         head, data = _peek(data, csvio.SAMPLE_BYTES)
-        encoding = csvio.detect_encoding(head, settings.encoding_fallback)
+        encoding = csvio.detect_encoding(
+            b"".join(head)[: csvio.SAMPLE_BYTES], settings.encoding_fallback
+        )
         lines = csvio.iter_lines(data, encoding, 2 * settings.max_cell_chars)
-        sample, lines = _peek_lines(lines, csvio.SAMPLE_BYTES)
+        sample, lines = _peek(lines, csvio.SAMPLE_BYTES)
         delimiter = csvio.detect_delimiter(sample)
         csv.field_size_limit(settings.max_cell_chars)
         records = _Records(csv.reader(lines, delimiter=delimiter), settings)
@@ -238,26 +240,15 @@ class _Counter:
             yield chunk
 
 
-def _peek(chunks: Iterator[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:
-    """The first `size` bytes (or all, if fewer), and an iterator that still yields them."""
-    taken: list[bytes] = []
+def _peek(items: Iterator, size: int) -> tuple[list, Iterator]:
+    """The first items, up to `size` in total length (or all, if fewer), and an iterator
+    that still yields them."""
+    taken = []
     have = 0
-    iterator = iter(chunks)
-    for chunk in iterator:
-        taken.append(chunk)
-        have += len(chunk)
-        if have >= size:
-            break
-    return b"".join(taken)[:size], itertools.chain(taken, iterator)
-
-
-def _peek_lines(lines: Iterator[str], size: int) -> tuple[list[str], Iterator[str]]:
-    taken: list[str] = []
-    have = 0
-    iterator = iter(lines)
-    for line in iterator:
-        taken.append(line)
-        have += len(line)
+    iterator = iter(items)
+    for item in iterator:
+        taken.append(item)
+        have += len(item)
         if have >= size:
             break
     return taken, itertools.chain(taken, iterator)
