@@ -80,6 +80,13 @@ def lambda_handler(event: dict, context) -> dict:
     results = []
     for ref in records(event):
         logger.append_keys(bucket=ref.bucket, key=ref.key)
+        if ref.event_name and not ref.event_name.startswith("ObjectCreated:"):
+            logger.warning(
+                "ignored: only ObjectCreated events are scored; check the bucket notification",
+                extra={"event_name": ref.event_name},
+            )
+            results.append({"status": "ignored", "event_name": ref.event_name})
+            continue
         if is_own_output(ref, SETTINGS.output_bucket):
             logger.error(
                 "refused: the event's source is this function's own output; check that the "

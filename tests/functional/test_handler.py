@@ -183,3 +183,15 @@ def test_invalid_setting_fails_the_cold_start_naming_the_variable(load_handler, 
         load_handler()
     with pytest.raises(Exception, match="CHUNK_ROWS='lots' is invalid"):
         load_handler(OUTPUT_BUCKET="fine-bucket", CHUNK_ROWS="lots")
+
+
+def test_events_other_than_object_created_are_ignored(s3, buckets, load_handler, capsys):
+    handler = load_handler(OUTPUT_BUCKET=buckets["output"])
+    objects = upload(s3, buckets["input"], ["input/reviews.csv"])
+    event = canned("put-simple.json", buckets["input"], objects)
+    event["Records"][0]["eventName"] = "ObjectRemoved:Delete"
+    assert handler.lambda_handler(event, Context())["results"] == [
+        {"status": "ignored", "event_name": "ObjectRemoved:Delete"}
+    ]
+    assert s3.list_objects_v2(Bucket=buckets["output"]).get("KeyCount") == 0
+    assert any("only ObjectCreated" in x.get("message", "") for x in lines(capsys))

@@ -174,7 +174,7 @@ class Job:
         if left < self.settings.time_margin_ms:
             raise TimeBudgetExceeded(
                 f"stopped after {rows_done} rows ({bytes_done} of {size} bytes read) with "
-                f"{left / 1000:.1f} s of the invocation left; nothing was written",
+                f"{left / 1000:.1f} s of the invocation left; no scored output was written",
                 expected="a file that one invocation can score: split it into smaller files, "
                 "or raise the function's memory (more CPU) or timeout (at most 900 s)",
                 rows_done=rows_done,
