@@ -25,9 +25,9 @@ LAYER_LOCKS := $(wildcard layers/*/requirements.txt)
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
 
-$(VENV)/.stamp: $(LAYER_LOCKS) requirements-dev.txt
+$(VENV)/.stamp: $(LAYER_LOCKS) requirements-dev.txt requirements-lint.txt
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python >= 3.12 not found. Install one (e.g. 'pyenv install 3.12' or your OS package python3.12) or run 'make PYTHON=/path/to/python3.12 ...'." >&2; exit 1; fi
-	@echo "==> creating $(VENV) with $(PYTHON)"
+	@echo "==> creating or updating $(VENV) with $(PYTHON)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
 	@# Runtime dependencies come from the layers' hashed locks: one source of truth. The locks
@@ -35,8 +35,8 @@ $(VENV)/.stamp: $(LAYER_LOCKS) requirements-dev.txt
 	@$(PY) -m pip install -q --no-deps --require-hashes $(addprefix -r ,$(LAYER_LOCKS))
 	@$(PY) -m pip install -q -r requirements-dev.txt
 	@# checkov pins old versions of shared libraries, so it gets a venv of its own.
-	@test -x $(VENV)/tools/checkov/bin/checkov || { $(PYTHON) -m venv $(VENV)/tools/checkov && \
-	  $(VENV)/tools/checkov/bin/python -m pip install -q -r requirements-lint.txt; }
+	@test -x $(VENV)/tools/checkov/bin/python || $(PYTHON) -m venv $(VENV)/tools/checkov
+	@$(VENV)/tools/checkov/bin/python -m pip install -q -r requirements-lint.txt
 	@touch $@
 
 venv: $(VENV)/.stamp ## create or update the dev environment in .venv
