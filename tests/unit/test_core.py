@@ -12,6 +12,12 @@ from csv_sentiment.engine import ReferenceScorer
 from csv_sentiment.errors import MalformedRow, TextColumnNotFound
 
 
+def score(rows_scorer, scorer, rows, end_lines):
+    """What the job does for one batch, in process: prepare, score the texts, finish."""
+    batch = rows_scorer.prepare(rows, end_lines)
+    return rows_scorer.finish(batch, scorer.score(batch.texts) if batch.texts else [])
+
+
 @pytest.fixture(scope="module")
 def scorer():
     return ReferenceScorer()
@@ -85,9 +91,9 @@ def test_ambiguous_text_column_is_a_clear_error(rows, why):
 
 def test_rows_keep_order_and_values_and_get_the_reference_scores(scorer):
     vader = SentimentIntensityAnalyzer()
-    rs = RowScorer(3, 1, scorer, max_text_chars=100, neutralise_formulas=True)
+    rs = RowScorer(3, 1, max_text_chars=100, neutralise_formulas=True)
     rows = [["007", "I love it!", "NA"], ["2", "", "x"], ["3", "   "], ["4", "x" * 101, ""]]
-    out = rs.score(rows, [2, 3, 4, 5])
+    out = score(rs, scorer, rows, [2, 3, 4, 5])
     s = vader.polarity_scores("I love it!")
     assert out[0] == ["007", "I love it!", "NA", s["neg"], s["neu"], s["pos"], s["compound"],
                       "positive"]  # fmt: skip
@@ -100,18 +106,20 @@ def test_rows_keep_order_and_values_and_get_the_reference_scores(scorer):
 
 
 def test_a_row_longer_than_the_header_names_its_line(scorer):
-    rs = RowScorer(2, 1, scorer, max_text_chars=100, neutralise_formulas=False)
+    rs = RowScorer(2, 1, max_text_chars=100, neutralise_formulas=False)
     with pytest.raises(MalformedRow) as err:
-        rs.score([["1", "multi\nline"], ["2", "ok", "extra"]], [3, 4])  # lines each ends on
+        score(
+            rs, scorer, [["1", "multi\nline"], ["2", "ok", "extra"]], [3, 4]
+        )  # end lines
     assert "line 4 has 3 fields but the header has 2" in str(err.value)
 
 
 def test_a_too_long_first_row_is_named_after_a_multi_line_header(scorer):
-    rs = RowScorer(2, 1, scorer, 100, False, header_end_line=2)
+    rs = RowScorer(2, 1, 100, False, header_end_line=2)
     with pytest.raises(MalformedRow, match="line 3 has 3 fields"):
-        rs.score([["1", "ok", "extra"]], [3])
+        score(rs, scorer, [["1", "ok", "extra"]], [3])
 
 
 def test_neutralisation_can_be_turned_off(scorer):
-    rs = RowScorer(1, 0, scorer, max_text_chars=100, neutralise_formulas=False)
-    assert rs.score([["=1+1 great"]], [2])[0][0] == "=1+1 great"
+    rs = RowScorer(1, 0, max_text_chars=100, neutralise_formulas=False)
+    assert score(rs, scorer, [["=1+1 great"]], [2])[0][0] == "=1+1 great"

@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from csv_sentiment.engine import Scorer
 from csv_sentiment.errors import MalformedRow, TextColumnNotFound
 
 SCORE_COLUMNS = ("neg", "neu", "pos", "compound", "sentiment")
@@ -119,29 +118,23 @@ class Counts:
 
 
 class RowScorer:
-    """Scores batches of parsed rows for one file."""
+    """Prepares batches of parsed rows for one file and builds their output rows; the scores
+    themselves come from whoever scores the texts (in process or in worker processes)."""
 
     def __init__(
         self,
         width: int,
         text_index: int,
-        scorer: Scorer,
         max_text_chars: int,
         neutralise_formulas: bool,
         header_end_line: int = 1,
     ):
         self.width = width
         self.text_index = text_index
-        self.scorer = scorer
         self.max_text_chars = max_text_chars
         self.neutralise = neutralise_formulas
         self.counts = Counts()
         self._last_line = header_end_line  # the line before the next batch
-
-    def score(self, rows: list[list[str]], end_lines: Sequence[int]) -> list[list]:
-        """Validate, pad and score `rows` in this process."""
-        batch = self.prepare(rows, end_lines)
-        return self.finish(batch, self.scorer.score(batch.texts) if batch.texts else [])
 
     def prepare(self, rows: list[list[str]], end_lines: Sequence[int]) -> Batch:
         """Validate and pad `rows` and pick the texts to score; `end_lines[i]` is the line row i

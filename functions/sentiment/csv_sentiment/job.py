@@ -98,7 +98,6 @@ class Job:
         rows = RowScorer(
             width=len(header),
             text_index=text_index,
-            scorer=None,  # batches are scored through self.scorer.submit
             max_text_chars=settings.max_text_chars,
             neutralise_formulas=settings.neutralise_formulas,
             header_end_line=header_end,

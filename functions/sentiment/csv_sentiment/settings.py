@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from csv_sentiment.engine import DEFAULT_ENGINE, ENGINES
+from csv_sentiment.engine import DEFAULT_ENGINE, ENGINES, MODEL
 from csv_sentiment.errors import SettingsError
 from csv_sentiment.metrics import DEFAULT_NAMESPACE, DEFAULT_SERVICE
 
@@ -117,8 +117,6 @@ class Settings:
     def scoring_config(self, text_column_setting: str) -> dict[str, object]:
         """What decides the output bytes: a source already scored with the same ETag and this
         configuration is a duplicate delivery."""
-        from csv_sentiment.engine import MODEL
-
         return {
             "model": MODEL,
             "engine": self.scoring_engine,
