@@ -108,9 +108,7 @@ def test_rows_keep_order_and_values_and_get_the_reference_scores(scorer):
 def test_a_row_longer_than_the_header_names_its_line(scorer):
     rs = RowScorer(2, 1, max_text_chars=100, neutralise_formulas=False)
     with pytest.raises(MalformedRow) as err:
-        score(
-            rs, scorer, [["1", "multi\nline"], ["2", "ok", "extra"]], [3, 4]
-        )  # end lines
+        score(rs, scorer, [["1", "multi\nline"], ["2", "ok", "extra"]], [3, 4])  # end lines
     assert "line 4 has 3 fields but the header has 2" in str(err.value)
 
 
