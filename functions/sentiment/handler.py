@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from csv_sentiment import metrics as m
-from csv_sentiment import s3io
+from csv_sentiment import objects, s3io
 from csv_sentiment.errors import ConfigurationError, SettingsError, TransientError
 from csv_sentiment.events import is_own_output, records
 from csv_sentiment.job import Job
@@ -77,6 +77,8 @@ def lambda_handler(event: dict, context) -> dict:
         request_id=getattr(context, "aws_request_id", "-"),
         remaining_ms=context.get_remaining_time_in_millis,
     )
+    if objects.is_payload(event):
+        return _objects(event, job, context)
     results = []
     for ref in records(event):
         logger.append_keys(bucket=ref.bucket, key=ref.key)
@@ -110,6 +112,30 @@ def lambda_handler(event: dict, context) -> dict:
     if not results:
         logger.warning("no S3 object records in the event", extra={"keys": sorted(event)})
     return {"results": results}
+
+
+def _objects(event: dict, job: Job, context) -> dict:
+    """A backfill payload (csv_sentiment/objects.py): every object through `job.process`."""
+    logger.append_keys(payload_kind=event["kind"])
+    if event["kind"] == objects.TALLY_KIND:
+        return objects.tally(event, S3, SETTINGS.output_bucket)
+
+    def process(ref) -> dict:
+        logger.append_keys(bucket=ref.bucket, key=ref.key)
+        try:
+            result = job.process(ref)
+        except (TransientError, ConfigurationError) as exc:
+            logger.exception("failed; raising so the state machine retries the group",
+                             extra={"error": exc.as_dict()})  # fmt: skip
+            metrics.add_metric(name=m.FILES_FAILED, unit=MetricUnit.Count, value=1)
+            raise
+        _record(result)
+        return result
+
+    def time_left() -> bool:  # room to start one more object and still stop cleanly
+        return context.get_remaining_time_in_millis() > 2 * SETTINGS.time_margin_ms
+
+    return objects.score_group(event, process, S3, SETTINGS.output_bucket, time_left)
 
 
 def _record(result: dict) -> None:

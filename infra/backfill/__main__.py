@@ -1,0 +1,34 @@
+"""`python -m infra.backfill` (make backfill PREFIX=… [DRY_RUN=1] | EXECUTION=<arn>)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import botocore.exceptions
+
+from infra.deploy.errors import DeployError
+
+
+def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)
+    from infra.backfill.run import backfill
+
+    try:
+        return backfill(os.environ)
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except botocore.exceptions.ClientError as exc:
+        print(f"error: AWS refused a request: {exc}", file=sys.stderr)
+        print("  next: check that the identity may use S3, Lambda and Step Functions on the "
+              "app stack's resources", file=sys.stderr)  # fmt: skip
+        return 1
+    except botocore.exceptions.BotoCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("  next: check the network, AWS_REGION and AWS_ENDPOINT_URL", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
