@@ -53,6 +53,8 @@ def up() -> int:
                     moto.url,
                     "--run-dir",
                     str(UP_DIR),
+                    "--lambda-port",
+                    str(moto.lambda_port),
                 ],
                 cwd=ROOT,
                 stdout=log,
@@ -166,8 +168,10 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def serve(endpoint: str, run_dir: Path) -> int:
-    """The background service of `make local-up` (stopped by SIGTERM from `make local-down`)."""
+def serve(endpoint: str, run_dir: Path, lambda_port: int = 0) -> int:
+    """The background service of `make local-up` (stopped by SIGTERM from `make local-down`).
+    Its Lambda API listens on `lambda_port`, where the endpoint's Step Functions interpreter
+    sends its Lambda tasks."""
     from infra.local.service import LocalLambdaService
 
     env = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
@@ -176,7 +180,7 @@ def serve(endpoint: str, run_dir: Path) -> int:
     api = None
     try:
         service.start()
-        api = InvokeApi(service).start()
+        api = InvokeApi(service, port=lambda_port).start()
         (run_dir / "ready.tmp").write_text(api.url)
         os.replace(run_dir / "ready.tmp", run_dir / "ready")  # whole, or not at all
         while True:
