@@ -125,8 +125,10 @@ def main() -> None:
             corpus = Path(tmp, "corpus-x.csv")
             rows = make_corpus_copies(corpus, args.copies)
             s3.upload_file(str(corpus), INPUT, KEY)
-            print(f"{args.old} (old) vs {args.new} (new): corpus x{args.copies}, {rows:,} rows, "
-                  f"engine {args.engine}, workers {args.workers}, {args.rounds} rounds each")  # fmt: skip
+            print(
+                f"{args.old} (old) vs {args.new} (new): corpus x{args.copies}, {rows:,} rows, "
+                f"engine {args.engine}, workers {args.workers}, {args.rounds} rounds each"
+            )
             rates: dict[str, list[float]] = {"old": [], "new": []}
             for i in range(args.rounds):
                 for name in ("old", "new") if i % 2 == 0 else ("new", "old"):
