@@ -1,0 +1,142 @@
+"""`make backfill` end to end: the CLI as a user runs it, the backfill state machine executed
+by the local Step Functions interpreter, its Lambda tasks served by the local service running
+the deployed function under the real runtime."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+
+from tests.integration.conftest import ROOT, RUNTIME, STACK, _isolated_env
+
+pytestmark = pytest.mark.slow
+ARCHIVE = "archive/2025/"
+COUNT = 1_050  # past one listing page (1,000 keys) and past ItemReader-over-listing's limit
+
+
+def backfill(local, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
+    """`make backfill …` with the exports `make local-up` prints."""
+    full = _isolated_env({**local.endpoint, "STACK": STACK, **env})
+    return subprocess.run([sys.executable, "-m", "infra.backfill"], cwd=ROOT, env=full,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def redeploy(local, **env: str) -> None:
+    full = _isolated_env(
+        {**local.endpoint, "RUNTIME": RUNTIME, "STACK": STACK, "DEPLOY_POLL_SECONDS": "0.2", **env}
+    )
+    done = subprocess.run([sys.executable, "-m", "infra.deploy", "deploy"], cwd=ROOT, env=full,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    local.service.refresh()
+
+
+def put_many(local, keys: list[str], body=lambda k: f"id,review\n1,I love {k}\n2,awful\n") -> None:
+    bucket = local.outputs["InputBucketName"]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: local.s3.put_object(Bucket=bucket, Key=k, Body=body(k)), keys))
+
+
+def scored_versions(local, prefix: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    paginator = local.s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=local.outputs["OutputBucketName"], Prefix=prefix):
+        for v in page.get("Versions", []):
+            out[v["Key"]] = out.get(v["Key"], 0) + 1
+    return out
+
+
+def executions(local) -> list[dict]:
+    env = local.endpoint
+    sfn = boto3.client("stepfunctions", region_name=env["AWS_REGION"],
+                       endpoint_url=env["AWS_ENDPOINT_URL"],
+                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+    arn = local.outputs["BackfillStateMachineArn"]
+    return sfn.list_executions(stateMachineArn=arn)["executions"]
+
+
+@pytest.fixture(scope="module")
+def archive(local):
+    keys = [f"{ARCHIVE}day-{i // 100:02d}/file-{i:04d}.csv" for i in range(COUNT)]
+    put_many(local, keys)
+    local.s3.put_object(Bucket=local.outputs["InputBucketName"], Key=f"{ARCHIVE}README.txt",
+                        Body=b"not a CSV")  # fmt: skip
+    return keys
+
+
+def test_dry_run_lists_counts_and_projects_but_starts_nothing(local, archive):
+    done = backfill(local, PREFIX=ARCHIVE, DRY_RUN="1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert f"{COUNT:,} objects the function scores (2 listing page(s); 1 other objects" in out
+    assert re.search(rf"would score {COUNT:,} objects, [\d.]+ MB, in 16 invocations", out)
+    assert re.search(r"projected on AWS: \d+ s wall time, .* about \$\d+\.\d{4}", out)
+    assert "dry run: nothing started, nothing written" in out
+    assert executions(local) == []
+    listed = local.s3.list_objects_v2(Bucket=local.outputs["OutputBucketName"], Prefix="backfill/")
+    assert listed["KeyCount"] == 0
+    assert scored_versions(local, f"scored/{ARCHIVE}") == {}
+
+
+def test_every_object_is_scored_exactly_once_then_a_second_run_scores_none(local, archive):
+    fn = local.outputs["FunctionName"]
+    pool = local.service.served[fn].pool
+    before = pool.invocations
+    done = backfill(local, PREFIX=ARCHIVE)
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
+    assert re.search(
+        r"started arn:aws:states:\S+:execution:itest-backfill:backfill-[0-9a-f]{20}-1", out
+    )
+    assert re.search(rf"done [\d,]+/{COUNT:,}: scored [\d,]+, skipped 0, failed 0 \| left", out)
+    assert f"{COUNT:,} objects: scored {COUNT:,}" in out
+    versions = scored_versions(local, f"scored/{ARCHIVE}")
+    assert sorted(versions) == sorted(f"scored/{k}" for k in archive)
+    assert set(versions.values()) == {1}  # each scored exactly once
+    # 16 groups and the final count: tiny files share invocations.
+    assert pool.invocations - before == 17
+
+    again = backfill(local, PREFIX=ARCHIVE)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert f"{COUNT:,} objects: skipped {COUNT:,}" in again.stdout
+    assert "nothing to score: every object already has a current result" in again.stdout
+    assert re.search(r"backfill-[0-9a-f]{20}-2 \(attempt 2 for these objects\)", again.stdout)
+    assert set(scored_versions(local, f"scored/{ARCHIVE}").values()) == {1}
+
+
+def test_a_failing_object_is_listed_with_its_error_report_while_the_rest_succeed(local):
+    prefix = "archive/mixed/"
+    put_many(local, [f"{prefix}ok-{i}.csv" for i in range(20)])
+    local.s3.put_object(Bucket=local.outputs["InputBucketName"], Key=f"{prefix}bad.csv",
+                        Body=b"id,review\n1,fine\n2,one,cell,too,many\n")  # fmt: skip
+    done = backfill(local, PREFIX=prefix)
+    assert done.returncode == 1, done.stdout + done.stderr
+    out_bucket = local.outputs["OutputBucketName"]
+    assert "21 objects: failed 1, scored 20" in done.stdout
+    report = f"s3://{out_bucket}/errors/{prefix}bad.csv.json"
+    assert re.search(rf"failed: {prefix}bad\.csv: line 3 .* \({re.escape(report)}\)", done.stdout)
+    error = json.loads(local.s3.get_object(Bucket=out_bucket, Key=f"errors/{prefix}bad.csv.json")
+                       ["Body"].read())  # fmt: skip
+    assert error["error"]["line"] == 3
+    assert len(scored_versions(local, f"scored/{prefix}")) == 20
+
+
+def test_a_configuration_change_scores_again(local):
+    prefix = "archive/config/"
+    put_many(local, [f"{prefix}f-{i}.csv" for i in range(12)])
+    first = backfill(local, PREFIX=prefix)
+    assert "12 objects: scored 12" in first.stdout, first.stdout + first.stderr
+    redeploy(local, TEXT_COLUMN="review")
+    try:
+        again = backfill(local, PREFIX=prefix)
+        assert "12 objects: scored 12" in again.stdout, again.stdout + again.stderr
+        assert set(scored_versions(local, f"scored/{prefix}").values()) == {2}
+    finally:
+        redeploy(local)
