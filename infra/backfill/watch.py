@@ -12,6 +12,7 @@ from infra.backfill import manifest as mf
 
 Say = Callable[[str], None]
 DONE_STATUSES = ("scored", "skipped", "failed")
+QUIET_SECONDS = 30
 
 
 @dataclass
@@ -64,15 +65,16 @@ def watch(
     run_id, attempt = mf.parse_name(name) or ("", 0)
     prefix = mf.group_records_prefix(run_id, attempt)
     progress = Progress(total)
-    last = ""
+    shown, shown_at = -1, 0.0
     while True:
         execution = sfn.describe_execution(executionArn=arn)
         read_records(s3, output_bucket, prefix, progress)
-        line = progress.line()
-        if line != last:
-            say(line)
-            last = line
-        if execution["status"] != "RUNNING":
+        finished = execution["status"] != "RUNNING"
+        # A line when the count moves (or every QUIET_SECONDS, so a long group shows life).
+        if progress.done != shown or time.monotonic() - shown_at >= QUIET_SECONDS or finished:
+            say(progress.line())
+            shown, shown_at = progress.done, time.monotonic()
+        if finished:
             return execution
         time.sleep(poll)
 

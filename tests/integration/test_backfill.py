@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -140,3 +141,24 @@ def test_a_configuration_change_scores_again(local):
         assert set(scored_versions(local, f"scored/{prefix}").values()) == {2}
     finally:
         redeploy(local)
+
+
+def test_ctrl_c_stops_watching_not_the_work_and_says_how_to_watch_again(local):
+    prefix = "archive/interrupted/"
+    put_many(local, [f"{prefix}f-{i}.csv" for i in range(30)])
+    full = _isolated_env({**local.endpoint, "STACK": STACK, "PREFIX": prefix})
+    cli = subprocess.Popen([sys.executable, "-m", "infra.backfill"], cwd=ROOT, env=full,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    seen = []
+    for line in cli.stdout:
+        seen.append(line)
+        if "Ctrl-C stops watching" in line:
+            cli.send_signal(signal.SIGINT)
+            break
+    rest = cli.communicate(timeout=60)[0]
+    assert cli.returncode == 130, "".join(seen) + rest
+    arn = re.search(r"watch it again: make backfill EXECUTION=(\S+)", rest).group(1)
+    assert "stopped watching; the backfill goes on" in rest
+    watched = backfill(local, EXECUTION=arn)
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert "30 objects: scored 30" in watched.stdout
