@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-OUTPUT_PREFIXES = ("scored/", "reports/", "errors/")
+OUTPUT_PREFIXES = ("scored/", "reports/", "errors/", "tmp/")  # tmp/: the fan-out's ranges
 
 
 @dataclass(frozen=True)
