@@ -34,6 +34,9 @@ class Config:
     concurrency: int = 0
     noncurrent_days: int = 30
     log_level: str = "INFO"
+    fanout_threshold_mb: str = "auto"  # FANOUT_THRESHOLD_MB, RANGE_MB, FANOUT_MAX_CONCURRENCY:
+    range_mb: int = 64  # the function's settings of the same names (csv_sentiment/settings.py)
+    fanout_max_concurrency: int = 100
     pins: dict[str, str] = field(default_factory=dict)  # layer name -> version number or ARN
     empty_buckets: bool = False
     build_dir: Path = ROOT / "build"
@@ -78,6 +81,21 @@ class Config:
         email = get("ALARM_EMAIL", "")
         if email and not re.match(r"^[^@\s]+@[^@\s]+$", email):
             raise DeployError(f"ALARM_EMAIL={email!r} is not an e-mail address")
+        concurrency = _integer("CONCURRENCY", get("CONCURRENCY", "0"), 0, 100_000)
+        # Unset, it follows a reserved concurrency down; set above it, it is an error.
+        default_max = str(min(100, concurrency) if concurrency else 100)
+        fanout_max = _integer(
+            "FANOUT_MAX_CONCURRENCY", get("FANOUT_MAX_CONCURRENCY", default_max), 1, 10_000
+        )
+        if concurrency and fanout_max > concurrency:
+            raise DeployError(
+                f"FANOUT_MAX_CONCURRENCY={fanout_max} is above CONCURRENCY={concurrency}, the "
+                "function's reserved concurrency: the ranges would be throttled",
+                f"set FANOUT_MAX_CONCURRENCY to at most {concurrency}",
+            )
+        threshold = get("FANOUT_THRESHOLD_MB", "auto").lower()
+        if threshold != "auto":
+            threshold = str(_integer("FANOUT_THRESHOLD_MB", threshold, 1, 10_485_760))
         return cls(
             stack=stack,
             runtime=runtime,
@@ -90,7 +108,10 @@ class Config:
             ),
             scoring_workers=_workers(get("SCORING_WORKERS", "1")),
             alarm_email=email,
-            concurrency=_integer("CONCURRENCY", get("CONCURRENCY", "0"), 0, 100_000),
+            concurrency=concurrency,
+            fanout_threshold_mb=threshold,
+            range_mb=_integer("RANGE_MB", get("RANGE_MB", "64"), 1, 4096),
+            fanout_max_concurrency=fanout_max,
             noncurrent_days=_integer("NONCURRENT_DAYS", get("NONCURRENT_DAYS", "30"), 1, 3650),
             log_level=log_level,
             pins=parse_pins(env.get("PIN_LAYERS", "")),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import boto3
 import botocore.exceptions
 
-from infra.deploy import artifacts, contract, layers, package, stacks, templates
+from infra.deploy import artifacts, contract, layers, package, stacks, statemachines, templates
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
@@ -85,13 +86,19 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         "ScoringWorkers": cfg.scoring_workers,
         "LogLevel": cfg.log_level,
         "AlarmEmail": cfg.alarm_email,
+        "FanoutThresholdMb": cfg.fanout_threshold_mb,
+        "RangeMb": str(cfg.range_mb),
+        "FanoutMaxConcurrency": str(cfg.fanout_max_concurrency),
         **contract.alarm_parameters(cfg.function_dir),
+        **statemachines.upload(aws.s3, bucket, tmpl, say),
     }
     app = stacks.deploy(aws.cfn, cfg.app_stack, body, tmpl, params, say, cfg.poll_seconds)
     report.stacks[app.name] = app.action
     report.outputs = app.outputs
     if aws.local_endpoint:
         _versioning_moto_skips(aws, report.outputs, say)
+        sfn = boto3.client("stepfunctions", region_name=aws.region)
+        statemachines.make_executable(sfn, aws.cfn, cfg.app_stack, say)
 
     say("layers:   " + ", ".join(a.split(":layer:")[-1] for a in report.layer_arns))
     say(f"code:     s3://{bucket}/{report.code_key}")

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-OUTPUT_PREFIXES = ("scored/", "reports/", "errors/", "backfill/")
+# tmp/: the fan-out's ranges; backfill/: make backfill's manifests and records
+OUTPUT_PREFIXES = ("scored/", "reports/", "errors/", "tmp/", "backfill/")
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ class Job:
     scorer: object  # workers.InProcess or workers.ProcessPool: submit(texts).result()
     request_id: str = "-"
     remaining_ms: Callable[[], int] = lambda: 900_000
+    fanout: object | None = None  # fanout.Fanout: hands a file too big for one invocation on
 
     def process(self, ref: ObjectRef) -> dict:
         started = time.monotonic()
@@ -64,8 +65,13 @@ class Job:
                     "source": _source(src),
                     "outputs": keys,
                 }
+            if self.fanout and (why := self.fanout.too_big(src)):
+                return self.fanout.hand_off(src, config, column_setting.strip(), why)
             report = self._score(src, config, column_setting.strip(), keys, started)
         except InputError as exc:
+            if isinstance(exc, TimeBudgetExceeded) and self.fanout and self.fanout.enabled():
+                why = f"ran out of time in one invocation: {exc.message}"
+                return self.fanout.hand_off(src, config, column_setting.strip(), why)
             document = self._error_report(exc, ref, src, keys, started)
             s3io.put_json(self.s3, settings.output_bucket, keys["error"], document)
             return document

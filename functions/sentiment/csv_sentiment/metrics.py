@@ -12,6 +12,7 @@ SERVICE_DIMENSION = "service"  # Powertools adds it to every metric
 FILES_SCORED = "FilesScored"
 FILES_FAILED = "FilesFailed"
 FILES_SKIPPED = "FilesSkipped"
+FILES_HANDED_OFF = "FilesHandedOff"  # to the fan-out state machine (too big for one invocation)
 RECURSION_REFUSED = "RecursionRefused"
 ROWS_SCORED = "RowsScored"
 ROWS_NONE = "RowsNone"
@@ -23,6 +24,7 @@ ALL = (
     FILES_SCORED,
     FILES_FAILED,
     FILES_SKIPPED,
+    FILES_HANDED_OFF,
     RECURSION_REFUSED,
     ROWS_SCORED,
     ROWS_NONE,
