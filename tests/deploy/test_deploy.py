@@ -155,11 +155,13 @@ def test_role_policy_as_moto_stores_it(aws, make_config, log):
         doc = ast.literal_eval(doc)
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
     inputs = f"{cfg.app_stack}-in-{aws.account}-{aws.region}"
-    assert by_sid["ReadInputs"]["Resource"] == f"arn:aws:s3:::{inputs}/input/*"
+    # The whole input bucket: make backfill scores objects outside the input prefix too.
+    assert by_sid["ReadInputs"]["Resource"] == f"arn:aws:s3:::{inputs}/*"
     assert sorted(by_sid["ReadInputs"]["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
     outputs = app["function"]["environment"]["OUTPUT_BUCKET"]
     assert by_sid["WriteResults"]["Resource"] == [
-        f"arn:aws:s3:::{outputs}/{prefix}/*" for prefix in ("scored", "reports", "errors", "tmp")
+        f"arn:aws:s3:::{outputs}/{prefix}/*"
+        for prefix in ("scored", "reports", "errors", "tmp", "backfill")
     ]
     # AWS's LogGroup Arn attribute ends with ":*", moto's does not.
     log_group = by_sid["OwnLogs"]["Resource"].split(":log-group:")[1].removesuffix(":*")

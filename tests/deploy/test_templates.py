@@ -75,9 +75,10 @@ def test_role_grants_exactly_what_the_function_does_and_no_wildcard_action(app):
     }  # fmt: skip
     assert all(s["Effect"] == "Allow" for s in statements.values())
     assert not [a for acts in actions.values() for a in acts if "*" in a]
-    assert statements["ReadInputs"]["Resource"]["Fn::Sub"].endswith("/${InputPrefix}*")
+    # The whole input bucket, not only InputPrefix: make backfill scores what sits elsewhere.
+    assert statements["ReadInputs"]["Resource"]["Fn::Sub"].endswith("-${AWS::Region}/*")
     prefixes = [r["Fn::Sub"].rsplit("/", 2)[-2] for r in statements["WriteResults"]["Resource"]]
-    assert prefixes == ["scored", "reports", "errors", "tmp"]
+    assert prefixes == ["scored", "reports", "errors", "tmp", "backfill"]
     fanout = ":stateMachine:${AWS::StackName}-fanout"
     assert statements["HandOffBigFiles"]["Resource"]["Fn::Sub"].endswith(fanout)
 

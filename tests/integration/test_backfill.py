@@ -77,7 +77,8 @@ def test_dry_run_lists_counts_and_projects_but_starts_nothing(local, archive):
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert f"{COUNT:,} objects the function scores (2 listing page(s); 1 other objects" in out
-    assert re.search(rf"would score {COUNT:,} objects, [\d.]+ MB, in 16 invocations", out)
+    # FANOUT_MAX_CONCURRENCY is 100 by default: groups of ceil(1,050 / 100) = 11 objects.
+    assert re.search(rf"would score {COUNT:,} objects, [\d.]+ MB, in 96 invocations", out)
     assert re.search(r"projected on AWS: \d+ s wall time, .* about \$\d+\.\d{4}", out)
     assert "dry run: nothing started, nothing written" in out
     assert executions(local) == []
@@ -101,8 +102,9 @@ def test_every_object_is_scored_exactly_once_then_a_second_run_scores_none(local
     versions = scored_versions(local, f"scored/{ARCHIVE}")
     assert sorted(versions) == sorted(f"scored/{k}" for k in archive)
     assert set(versions.values()) == {1}  # each scored exactly once
-    # 16 groups and the final count: tiny files share invocations.
-    assert pool.invocations - before == 17
+    # 96 groups and the final count: tiny files share invocations.
+    assert "(96 groups of up to 11 objects)" in out
+    assert pool.invocations - before == 97
 
     again = backfill(local, PREFIX=ARCHIVE)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
