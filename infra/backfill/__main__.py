@@ -28,6 +28,10 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         print("  next: check the network, AWS_REGION and AWS_ENDPOINT_URL", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # before watching began (from then on, run.py says how to watch)
+        print("interrupted; run the same command again: it attaches to the backfill if this one "
+              "got as far as starting it", file=sys.stderr)  # fmt: skip
+        return 130
 
 
 if __name__ == "__main__":

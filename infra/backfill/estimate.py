@@ -97,9 +97,9 @@ def measured_throughput(s3: Any, output_bucket: str, sample: int = 50) -> tuple[
 
 
 def describe(p: Projection) -> list[str]:
-    mb = p.bytes / 1e6
+    size = f"{p.bytes / 1e6:,.1f} MB" if p.bytes < 1e10 else f"{p.bytes / 1e9:,.1f} GB"
     return [
-        f"  would score {p.objects:,} objects, {mb:,.1f} MB, in {p.groups:,} invocations "
+        f"  would score {p.objects:,} objects, {size}, in {p.groups:,} invocations "
         f"(groups) at most {p.concurrency} at a time",
         f"  throughput: {p.bytes_per_second / 1e6:.1f} MB/s per invocation ({p.throughput_source})",
         f"  projected on AWS: {_duration(p.wall_seconds)} wall time, "

@@ -141,8 +141,8 @@ def backfill(env: Mapping[str, str], say: Say = print, poll: float = 2.0) -> int
 
 
 def _watch(sfn: Any, s3: Any, t: Target, arn: str, total: int, say: Say, poll: float) -> int:
-    say("Ctrl-C stops watching, not the backfill")
     try:
+        say("Ctrl-C stops watching, not the backfill")
         execution = watch.watch(sfn, s3, t.output_bucket, arn, total, say, poll)
     except KeyboardInterrupt:
         say(f"stopped watching; the backfill goes on: {arn}")

@@ -71,7 +71,7 @@ def watch(
         read_records(s3, output_bucket, prefix, progress)
         finished = execution["status"] != "RUNNING"
         # A line when the count moves (or every QUIET_SECONDS, so a long group shows life).
-        if progress.done != shown or time.monotonic() - shown_at >= QUIET_SECONDS or finished:
+        if progress.done != shown or time.monotonic() - shown_at >= QUIET_SECONDS:
             say(progress.line())
             shown, shown_at = progress.done, time.monotonic()
         if finished:

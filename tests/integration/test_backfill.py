@@ -4,11 +4,14 @@ the deployed function under the real runtime."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -53,14 +56,17 @@ def scored_versions(local, prefix: str) -> dict[str, int]:
     return out
 
 
-def executions(local) -> list[dict]:
+def sfn_client(local):
     env = local.endpoint
-    sfn = boto3.client("stepfunctions", region_name=env["AWS_REGION"],
-                       endpoint_url=env["AWS_ENDPOINT_URL"],
-                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                       aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+    return boto3.client("stepfunctions", region_name=env["AWS_REGION"],
+                        endpoint_url=env["AWS_ENDPOINT_URL"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+
+
+def executions(local) -> list[dict]:
     arn = local.outputs["BackfillStateMachineArn"]
-    return sfn.list_executions(stateMachineArn=arn)["executions"]
+    return sfn_client(local).list_executions(stateMachineArn=arn)["executions"]
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +101,7 @@ def test_every_object_is_scored_exactly_once_then_a_second_run_scores_none(local
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     assert re.search(
-        r"started arn:aws:states:\S+:execution:itest-backfill:backfill-[0-9a-f]{20}-1", out
+        r"started arn:aws:states:\S+:execution:itest-app-backfill:backfill-[0-9a-f]{20}-1", out
     )
     assert re.search(rf"done [\d,]+/{COUNT:,}: scored [\d,]+, skipped 0, failed 0 \| left", out)
     assert f"{COUNT:,} objects: scored {COUNT:,}" in out
@@ -131,18 +137,58 @@ def test_a_failing_object_is_listed_with_its_error_report_while_the_rest_succeed
     assert len(scored_versions(local, f"scored/{prefix}")) == 20
 
 
-def test_a_configuration_change_scores_again(local):
+def big_csv(corpus_path, megabytes: float) -> bytes:
+    """Real texts, `megabytes` of them, with the column TEXT_COLUMN=review names."""
+    with open(corpus_path, newline="", encoding="utf-8") as f:
+        texts = [row["text"] for row in csv.DictReader(f)]
+    out, i = io.StringIO(), 0
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["id", "review"])
+    while out.tell() < megabytes * 2**20:
+        w.writerow([i, texts[i % len(texts)]])
+        i += 1
+    return out.getvalue().encode()
+
+
+def test_a_configuration_change_scores_again_and_a_big_object_is_fanned_out(local, corpus_path):
     prefix = "archive/config/"
     put_many(local, [f"{prefix}f-{i}.csv" for i in range(12)])
     first = backfill(local, PREFIX=prefix)
     assert "12 objects: scored 12" in first.stdout, first.stdout + first.stderr
-    redeploy(local, TEXT_COLUMN="review")
+    big = big_csv(corpus_path, 2.5)
+    local.s3.put_object(
+        Bucket=local.outputs["InputBucketName"], Key="archive/big/big.csv", Body=big
+    )
+    redeploy(local, TEXT_COLUMN="review", FANOUT_THRESHOLD_MB="1", RANGE_MB="1")
     try:
         again = backfill(local, PREFIX=prefix)
         assert "12 objects: scored 12" in again.stdout, again.stdout + again.stderr
         assert set(scored_versions(local, f"scored/{prefix}").values()) == {2}
+
+        fanned = backfill(local, PREFIX="archive/big/")
+        assert fanned.returncode == 0, fanned.stdout + fanned.stderr
+        assert "1 objects: handed-off 1" in fanned.stdout
+        arn = re.search(r"handed off: archive/big/big\.csv: fan-out execution (\S+)", fanned.stdout)
+        status = wait_for_execution(local, arn.group(1))
+        assert status == "SUCCEEDED"
+        body = local.s3.get_object(Bucket=local.outputs["OutputBucketName"],
+                                   Key="scored/archive/big/big.csv")["Body"].read()  # fmt: skip
+        rows = list(csv.reader(io.StringIO(body.decode())))
+        assert len(rows) == big.count(b"\n")  # every row, header once
+        assert rows[0] == ["id", "review", "neg", "neu", "pos", "compound", "sentiment"]
     finally:
         redeploy(local)
+
+
+def wait_for_execution(local, arn: str, timeout: float = 300) -> str:
+    sfn = sfn_client(local)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = sfn.describe_execution(executionArn=arn)["status"]
+        if status != "RUNNING":
+            return status
+        time.sleep(1)
+    return "RUNNING"
 
 
 def test_ctrl_c_stops_watching_not_the_work_and_says_how_to_watch_again(local):
