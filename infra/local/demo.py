@@ -214,8 +214,6 @@ def _show_results(s3: Any, outputs: dict, key: str, run_dir: Path, function: str
 def _show_fanout(service: Any, outputs: dict, function: str) -> None:
     """Upload a few MB (the example's rows, repeated), follow the execution the function
     starts, and show that the result is what one invocation writes."""
-    import boto3
-
     from infra.local import executions
 
     s3, inp, out = service.clients.s3, outputs["InputBucketName"], outputs["OutputBucketName"]
@@ -231,8 +229,7 @@ def _show_fanout(service: Any, outputs: dict, function: str) -> None:
         raise StepFailed("fan-out", f"the function did not hand the file off: {result}")
     say(f"{function}: handed off ({result['reason']})")
     say(f"execution {result['execution_arn']}")
-    sfn = boto3.client("stepfunctions", endpoint_url=service.endpoint_env["AWS_ENDPOINT_URL"],
-                       region_name=service.clients.region)  # fmt: skip
+    sfn = executions.client(service.endpoint_env)
     status = executions.watch(sfn, result["execution_arn"], say,
                               names=("count ranges", "score ranges"))  # fmt: skip
     if status != "SUCCEEDED":

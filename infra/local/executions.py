@@ -11,6 +11,20 @@ from typing import Any
 _FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
+def client(endpoint_env: dict[str, str]) -> Any:
+    """A Step Functions client for the local endpoint (its credentials, never a profile's)."""
+    import boto3
+
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=endpoint_env["AWS_ENDPOINT_URL"],
+        region_name=endpoint_env.get("AWS_REGION", "us-east-1"),
+        aws_access_key_id=endpoint_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=endpoint_env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=endpoint_env.get("AWS_SESSION_TOKEN"),
+    )
+
+
 def progress(sfn: Any, execution_arn: str) -> tuple[str, list[dict[str, int]]]:
     """(execution status, item counts of each map run in start order)."""
     status = sfn.describe_execution(executionArn=execution_arn)["status"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 
-import boto3
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -36,12 +35,9 @@ def test_a_multi_range_file_through_the_deployed_state_machine_is_byte_identical
                             .read())  # fmt: skip
     assert one_report["status"] == "succeeded" and "fanout" not in one_report
 
-    env = local.endpoint
-    sfn = boto3.client(
-        "stepfunctions", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )  # fmt: skip
+    from infra.local.executions import client
+
+    sfn = client(local.endpoint)
     arn = local.outputs["FanoutStateMachineArn"]
     head = local.s3.head_object(Bucket=inp, Key="input/fan.csv")
     execution = sfn.start_execution(
