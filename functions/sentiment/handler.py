@@ -7,7 +7,6 @@ a missing or invalid setting fails the cold start with a message naming the vari
 from __future__ import annotations
 
 import ctypes
-import os
 import time
 
 from aws_lambda_powertools import Logger, Metrics
@@ -37,20 +36,14 @@ def _fix_mmap_threshold() -> None:
 
 
 _fix_mmap_threshold()
-logger = Logger(
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME") or m.DEFAULT_SERVICE,
-    level=os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO",
-)
-metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or m.DEFAULT_NAMESPACE,
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME") or m.DEFAULT_SERVICE,
-)
-
 try:
     SETTINGS = Settings.from_env()
 except SettingsError as exc:
-    logger.error("invalid configuration", extra={"error": exc.as_dict()})
+    # No validated settings to build the Logger from: log with the defaults, then fail.
+    Logger(service=m.DEFAULT_SERVICE).error("invalid configuration", extra={"error": exc.as_dict()})
     raise
+logger = Logger(service=SETTINGS.service_name, level=SETTINGS.log_level)
+metrics = Metrics(namespace=SETTINGS.metrics_namespace, service=SETTINGS.service_name)
 
 S3 = s3io.make_client()
 # Worker processes (SCORING_WORKERS > 1) are forked here, before any thread exists.

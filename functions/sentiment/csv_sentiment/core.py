@@ -183,13 +183,7 @@ class RowScorer:
                 names.append(kind)
             else:
                 neg, neu, pos, compound = next(scored)
-                name = (
-                    "positive"
-                    if compound >= POSITIVE_AT
-                    else "negative"
-                    if compound <= NEGATIVE_AT
-                    else "neutral"
-                )
+                name = label(compound)
                 compound_sum += compound
                 row.extend((neg, neu, pos, compound, name))
                 names.append(name)

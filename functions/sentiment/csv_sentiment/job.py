@@ -16,9 +16,11 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from botocore.client import BaseClient
+
 from csv_sentiment import csvio, s3io
-from csv_sentiment.core import RowScorer, output_header, resolve_text_column
-from csv_sentiment.engine import MODEL
+from csv_sentiment.core import Batch, Counts, RowScorer, output_header, resolve_text_column
+from csv_sentiment.engine import MODEL, BatchScorer, PendingScores
 from csv_sentiment.errors import (
     EmptyInput,
     InputError,
@@ -27,53 +29,81 @@ from csv_sentiment.errors import (
     TimeBudgetExceeded,
 )
 from csv_sentiment.events import ObjectRef, output_keys, relative_key
+from csv_sentiment.reports import (
+    SCHEMA_VERSION,
+    ErrorReport,
+    Result,
+    RunReport,
+    SourceLike,
+    source_of,
+)
 from csv_sentiment.settings import Settings
 
-SCHEMA_VERSION = 1
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 TEXT_COLUMN_METADATA = "text-column"  # x-amz-meta-text-column
 _SAMPLE_ROWS = 200  # rows inspected to find the only non-numeric column
 
 
 @dataclass
+class _Opened:
+    """A source opened for scoring: how it is read, and its header and first rows parsed."""
+
+    src: s3io.SourceObject
+    raw: _Counter
+    compressed: bool
+    encoding: csvio.Encoding
+    delimiter: str
+    records: _Records
+    header: list[str]
+    first: tuple[list[list[str]], list[int]]
+    text_index: int
+    header_end: int
+
+
+@dataclass
 class Job:
-    """What one invocation needs to score objects: built once per container."""
+    """What one invocation needs to score objects: built per invocation by the handler from
+    the container's settings, S3 client and scorer (those are built once per container)."""
 
     settings: Settings
-    s3: object
-    scorer: object  # workers.InProcess or workers.ProcessPool: submit(texts).result()
+    s3: BaseClient
+    scorer: BatchScorer
     request_id: str = "-"
     remaining_ms: Callable[[], int] = lambda: 900_000
 
-    def process(self, ref: ObjectRef) -> dict:
+    def process(self, ref: ObjectRef) -> Result:
         started = time.monotonic()
         settings = self.settings
-        rel = relative_key(ref.key, settings.input_prefix)
-        keys = output_keys(rel)
+        keys = output_keys(relative_key(ref.key, settings.input_prefix))
         src = None
         try:
             src = s3io.head_source(self.s3, ref.bucket, ref.key, ref.version_id)
-            column_setting = src.metadata.get(TEXT_COLUMN_METADATA, settings.text_column)
-            config = settings.scoring_config(column_setting.strip())
+            column_setting = src.metadata.get(TEXT_COLUMN_METADATA, settings.text_column).strip()
+            config = settings.scoring_config(column_setting)
             previous = s3io.get_json(self.s3, settings.output_bucket, keys["report"])
             if _same_run(previous, src, config):
                 return {
                     "status": "skipped",
                     "reason": f"duplicate delivery: {keys['report']} already records ETag "
                     f"{src.etag} with the same scoring configuration",
-                    "source": _source(src),
+                    "source": source_of(src),
                     "outputs": keys,
                 }
-            report = self._score(src, config, column_setting.strip(), keys, started)
+            opened = self._open_records(src, column_setting)
+            counts, bytes_written = self._pipeline(opened, keys["scored"])
         except InputError as exc:
-            document = self._error_report(exc, ref, src, keys, started)
+            document = self._error_report(exc, src or ref, keys, started)
             s3io.put_json(self.s3, settings.output_bucket, keys["error"], document)
             return document
+        report = self._success_report(opened, counts, bytes_written, keys, config, started)
         s3io.put_json(self.s3, settings.output_bucket, keys["report"], report)
         s3io.delete(self.s3, settings.output_bucket, keys["error"])  # a stale failure
         return report
 
-    def _score(self, src, config: dict, column_setting: str, keys: dict, started: float) -> dict:
+    # Step 1. Open the source as a stream of records: decompress, detect the encoding and the
+    # delimiter from the first 64 KiB, and parse the header and a sample of rows, because the
+    # text column is chosen from them before any row is scored.
+    def _open_records(self, src: s3io.SourceObject, column_setting: str) -> _Opened:
         settings = self.settings
         raw = _Counter(s3io.read_ahead(s3io.iter_object(self.s3, src)))
         gz = src.key.lower().endswith(".gz") or src.content_encoding == "gzip"
@@ -91,29 +121,35 @@ class Job:
         delimiter = csvio.detect_delimiter(sample)
         csv.field_size_limit(settings.max_cell_chars)
         records = _Records(csv.reader(lines, delimiter=delimiter), settings)
-
         header, header_end = records.header()
         first = records.take(_SAMPLE_ROWS)
         text_index = resolve_text_column(header, first[0], column_setting)
+        return _Opened(src, raw, gz, encoding, delimiter, records, header, first, text_index,
+                       header_end)  # fmt: skip
+
+    # Step 2. The pipeline: prepare batches, have them scored, write their rows in order into
+    # a multipart upload that is completed only after the last row. With worker processes the
+    # next batches are parsed and sent while earlier ones are scored; on any failure the
+    # upload is aborted, so a half-written scored file never exists.
+    def _pipeline(self, opened: _Opened, scored_key: str) -> tuple[Counts, int]:
+        settings = self.settings
         rows = RowScorer(
-            width=len(header),
-            text_index=text_index,
+            width=len(opened.header),
+            text_index=opened.text_index,
             max_text_chars=settings.max_text_chars,
             neutralise_formulas=settings.neutralise_formulas,
-            header_end_line=header_end,
+            header_end_line=opened.header_end,
         )
         out = s3io.OutputObject(
-            self.s3, settings.output_bucket, keys["scored"], settings.part_size_bytes,
+            self.s3, settings.output_bucket, scored_key, settings.part_size_bytes,
             CSV_CONTENT_TYPE,
         )  # fmt: skip
-        # Batches in flight: with worker processes, the next batches are parsed and sent while
-        # the earlier ones are scored; in process, each batch is scored as it is submitted.
-        depth = 2 * self.scorer.workers if self.scorer.workers else 1
-        pending: deque = deque()
+        depth = 2 * self.scorer.workers if self.scorer.workers else 1  # batches in flight
+        pending: deque[tuple[Batch, PendingScores]] = deque()
         try:
             buffer = io.StringIO()
             writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(output_header(header))
+            writer.writerow(output_header(opened.header))
 
             def write_oldest() -> None:
                 batch, handle = pending.popleft()
@@ -122,10 +158,11 @@ class Job:
                 buffer.seek(0)
                 buffer.truncate()
 
-            for chunk, ends in itertools.chain([first], records.batches(settings.chunk_rows)):
+            batches = itertools.chain([opened.first], opened.records.batches(settings.chunk_rows))
+            for chunk, ends in batches:
                 if not chunk:
                     continue
-                self._check_time(rows.counts.total, raw.count, src.size)
+                self._check_time(rows.counts.total, opened.raw.count, opened.src.size)
                 batch = rows.prepare(chunk, ends)
                 pending.append((batch, self.scorer.submit(batch.texts)))
                 if len(pending) >= depth:
@@ -138,12 +175,19 @@ class Job:
             _drain(pending)  # a worker's late results must not reach the next file
             out.abort()
             raise
+        return rows.counts, out.bytes_written
+
+    # Step 3. The run report: what was read, how, and what came out; written last, so its
+    # presence means success.
+    def _success_report(
+        self, opened: _Opened, counts: Counts, bytes_written: int, keys: dict[str, str],
+        config: dict[str, object], started: float,
+    ) -> RunReport:  # fmt: skip
         elapsed = time.monotonic() - started
-        counts = rows.counts
         return {
             "schema_version": SCHEMA_VERSION,
             "status": "succeeded",
-            "source": _source(src),
+            "source": source_of(opened.src),
             "outputs": {"scored": keys["scored"], "report": keys["report"]},
             "rows": {
                 "total": counts.total,
@@ -153,14 +197,14 @@ class Job:
             },
             "labels": counts.labels,
             "mean_compound": counts.mean_compound,
-            "text_column": header[text_index],
-            "columns": len(header),
-            "encoding": encoding.name,
-            "encoding_fallback_used": encoding.fallback,
-            "delimiter": csvio.DELIMITER_NAMES[delimiter],
-            "compressed": gz,
-            "bytes_read": raw.count,
-            "bytes_written": out.bytes_written,
+            "text_column": opened.header[opened.text_index],
+            "columns": len(opened.header),
+            "encoding": opened.encoding.name,
+            "encoding_fallback_used": opened.encoding.fallback,
+            "delimiter": csvio.DELIMITER_NAMES[opened.delimiter],
+            "compressed": opened.compressed,
+            "bytes_read": opened.raw.count,
+            "bytes_written": bytes_written,
             "duration_seconds": round(elapsed, 3),
             "rows_per_second": round(counts.total / elapsed, 1) if elapsed > 0 else None,
             "model": MODEL,
@@ -180,20 +224,14 @@ class Job:
                 bytes_read=bytes_done,
             )
 
-    def _error_report(self, exc: InputError, ref: ObjectRef, src, keys, started) -> dict:
+    def _error_report(
+        self, exc: InputError, source: SourceLike, keys: dict[str, str], started: float
+    ) -> ErrorReport:
         return {
             "schema_version": SCHEMA_VERSION,
             "status": "failed",
             "error": exc.as_dict(),
-            "source": _source(src)
-            if src
-            else {
-                "bucket": ref.bucket,
-                "key": ref.key,
-                "version_id": ref.version_id,
-                "etag": ref.etag,
-                "size": ref.size,
-            },
+            "source": source_of(source),
             "outputs": {"error": keys["error"]},
             "duration_seconds": round(time.monotonic() - started, 3),
             "model": MODEL,
@@ -208,17 +246,7 @@ def _drain(pending: deque) -> None:
     pending.clear()
 
 
-def _source(src) -> dict:
-    return {
-        "bucket": src.bucket,
-        "key": src.key,
-        "version_id": src.version_id,
-        "etag": src.etag,
-        "size": src.size,
-    }
-
-
-def _same_run(previous: dict | None, src, config: dict) -> bool:
+def _same_run(previous: dict | None, src: s3io.SourceObject, config: dict) -> bool:
     if not previous or previous.get("status") != "succeeded":
         return False
     source = previous.get("source", {})

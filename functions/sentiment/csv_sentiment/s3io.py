@@ -64,6 +64,8 @@ def translate(exc: Exception, action: str, uri: str) -> SentimentError:
         code = str(error.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         text = f"{action} {uri} failed: {code} {error.get('Message', '')}".strip()
+        # PreconditionFailed: reads of an unversioned source are pinned with If-Match to the
+        # ETag inspected first, so it fails only when the object was replaced meanwhile.
         if code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound", "PreconditionFailed"):
             return SourceGone(
                 f"{text}: the object (or this version) no longer exists",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from csv_sentiment.engine import DEFAULT_ENGINE, ENGINES, MODEL
 from csv_sentiment.errors import SettingsError
@@ -125,10 +125,6 @@ class Settings:
             "max_text_chars": self.max_text_chars,
             "encoding_fallback": self.encoding_fallback,
         }
-
-
-def field_names() -> list[str]:
-    return [f.name for f in fields(Settings)]
 
 
 class _Reader:
