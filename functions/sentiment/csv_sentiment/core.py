@@ -42,17 +42,19 @@ def neutralise(cell: str) -> str:
     return cell
 
 
-def output_header(header: Sequence[str]) -> list[str]:
-    """The input header, then the score columns; an input column is never overwritten, so a
-    clashing score column is prefixed `vader_` (repeatedly, if that clashes too)."""
-    taken = set(header)
-    added = []
+def output_header(header: Sequence[str], neutralise_formulas: bool = True) -> list[str]:
+    """The input header (its cells neutralised like data cells: a header is text from the same
+    stranger), then the score columns. An input column is never overwritten: a score column
+    whose name equals an input column's, ignoring case (Athena, Glue, Spark and Excel treat
+    `NEG` and `neg` as one column), is prefixed `vader_` (repeatedly, if that clashes too)."""
+    names = [neutralise(h) for h in header] if neutralise_formulas else list(header)
+    taken = {h.casefold() for h in names}
     for name in SCORE_COLUMNS:
-        while name in taken:
+        while name.casefold() in taken:
             name = "vader_" + name
-        taken.add(name)
-        added.append(name)
-    return [*header, *added]
+        taken.add(name.casefold())
+        names.append(name)
+    return names
 
 
 def _is_number(value: str) -> bool:

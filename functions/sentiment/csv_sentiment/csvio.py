@@ -1,4 +1,5 @@
-"""Streaming CSV input: decompression, encoding detection, line splitting, dialect detection.
+"""Streaming CSV input (decompression, encoding detection, line splitting, dialect detection)
+and the output rows' CSV text.
 
 Everything here works on iterators of bytes or text, never on a whole file, and never imports
 boto3. Errors name the byte offset or line and what was expected.
@@ -187,3 +188,30 @@ def detect_delimiter(sample_lines: list[str]) -> str:
         if score > best_score:
             best, best_score = delimiter, score
     return best
+
+
+def format_rows(rows: Iterable[list]) -> str:
+    """The rows as CSV text: comma, LF, minimal quoting. Python's writer leaves a bare CR
+    unquoted when the line terminator is LF, so a reader would split the row there (and a
+    neutralised "'\\r=cmd" would reach a spreadsheet as "=cmd"): the rare text that holds a CR
+    is written again with every text cell of the rows that hold one quoted."""
+    parts: list[str] = []
+    csv.writer(_Sink(parts), lineterminator="\n").writerows(rows)
+    text = "".join(parts)
+    if "\r" not in text:  # the output's own line ends are LF: a CR comes from a cell
+        return text
+    parts.clear()
+    plain = csv.writer(_Sink(parts), lineterminator="\n")
+    quoted = csv.writer(_Sink(parts), lineterminator="\n", quoting=csv.QUOTE_STRINGS)
+    for row in rows:
+        has_cr = any(isinstance(c, str) and "\r" in c for c in row)
+        (quoted if has_cr else plain).writerow(row)
+    return "".join(parts)
+
+
+class _Sink:
+    """A file-like `write` into a list: the text of one batch stays compact (a reused
+    io.StringIO keeps a 4-bytes-per-character buffer of its largest batch) and is joined once."""
+
+    def __init__(self, parts: list[str]):
+        self.write = parts.append

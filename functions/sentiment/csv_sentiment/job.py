@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import itertools
 import time
 from collections import deque
@@ -147,16 +146,12 @@ class Job:
         depth = 2 * self.scorer.workers if self.scorer.workers else 1  # batches in flight
         pending: deque[tuple[Batch, PendingScores]] = deque()
         try:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(output_header(opened.header))
+            header = output_header(opened.header, settings.neutralise_formulas)
+            out.write(csvio.format_rows([header]).encode("utf-8"))
 
             def write_oldest() -> None:
                 batch, handle = pending.popleft()
-                writer.writerows(rows.finish(batch, handle.result()))
-                out.write(buffer.getvalue().encode("utf-8"))
-                buffer.seek(0)
-                buffer.truncate()
+                out.write(csvio.format_rows(rows.finish(batch, handle.result())).encode("utf-8"))
 
             batches = itertools.chain([opened.first], opened.records.batches(settings.chunk_rows))
             for chunk, ends in batches:
@@ -169,7 +164,6 @@ class Job:
                     write_oldest()
             while pending:
                 write_oldest()
-            out.write(buffer.getvalue().encode("utf-8"))
             out.complete()
         except BaseException:
             _drain(pending)  # a worker's late results must not reach the next file
