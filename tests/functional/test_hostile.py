@@ -22,3 +22,42 @@ def test_header_cells_are_neutralised_and_score_names_never_clash_by_case(harnes
         "'=HYPERLINK(1)", "text", "NEG", "Sentiment",
         "vader_neg", "neu", "pos", "compound", "vader_sentiment",
     ]  # fmt: skip
+
+
+def assert_failed(harness, name, body, code, *fragments, **env):
+    harness.put(f"input/{name}", body)
+    report = harness.process(f"input/{name}", **env)
+    assert report["status"] == "failed", report
+    error = report["error"]
+    assert error["code"] == code
+    text = error["message"] + " " + error.get("expected", "")
+    for fragment in fragments:
+        assert fragment in text
+    assert not [k for k in harness.listing() if k.startswith("scored/")]
+    return error
+
+
+def test_a_quote_never_closed_is_an_error_naming_where_it_opened(harness):
+    body = b'id,text\n1,fine\n2,"never closed\n3,more\n4,rows\n'
+    error = assert_failed(harness, "open.csv", body, "malformed_row",
+                          "opened on line 3 is never closed", 'written twice ("")')  # fmt: skip
+    assert error["line"] == 3
+
+
+def test_a_quote_never_closed_in_a_big_file_names_its_line_too(harness):
+    body = b'id,text\n1,"open\n' + b"2,row\n" * 2000
+    assert_failed(harness, "open-big.csv", body, "limit_exceeded",
+                  "quote opened on line 2 is never closed", MAX_CELL_CHARS="1024")  # fmt: skip
+
+
+def test_backslash_escaped_quotes_are_an_error_that_says_how_to_export(harness):
+    body = b'id,text,stars\n1,"He said \\"great\\" and left",5\n'
+    error = assert_failed(harness, "mysql.csv", body, "malformed_row", "line 2",
+                          "FIELDS ESCAPED BY ''", "fputcsv")  # fmt: skip
+    assert error["line"] == 2
+
+
+def test_a_backslash_quote_before_the_delimiter_shifts_no_cell_silently(harness):
+    body = b'id,text,stars\n1,"a 5\\", 6\\" screen",5\n'
+    assert_failed(harness, "shift.csv", body, "malformed_row", "has 4 fields",
+                  "backslash before a quote", "FIELDS ESCAPED BY ''")  # fmt: skip

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from csv_sentiment.errors import MalformedRow, TextColumnNotFound
+from csv_sentiment.errors import BACKSLASH_QUOTES_ADVICE, MalformedRow, TextColumnNotFound
 
 SCORE_COLUMNS = ("neg", "neu", "pos", "compound", "sentiment")
 TEXT_COLUMN_NAMES = ("text", "review", "comment", "body", "message", "content", "tweet")
@@ -119,6 +119,16 @@ class Counts:
         return round(self.compound_sum / self.scored, 6) if self.scored else None
 
 
+def _too_many_fields(row: list[str], line: int, width: int) -> MalformedRow:
+    expected = "at most as many fields as header columns (quote cells that contain the delimiter)"
+    if any(c.endswith("\\") or '\\"' in c for c in row):  # a backslash-escaped quote split a cell
+        expected += "; the row holds a backslash before a quote: " + BACKSLASH_QUOTES_ADVICE
+    return MalformedRow(
+        f"line {line} has {len(row)} fields but the header has {width}", expected=expected,
+        line=line,
+    )  # fmt: skip
+
+
 class RowScorer:
     """Prepares batches of parsed rows for one file and builds their output rows; the scores
     themselves come from whoever scores the texts (in process or in worker processes)."""
@@ -149,12 +159,7 @@ class RowScorer:
             if n != width:
                 if n > width:
                     line = (end_lines[i - 1] if i else self._last_line) + 1
-                    raise MalformedRow(
-                        f"line {line} has {n} fields but the header has {width}",
-                        expected="at most as many fields as header columns (quote cells that "
-                        "contain the delimiter)",
-                        line=line,
-                    )
+                    raise _too_many_fields(row, line, width)
                 row.extend([""] * (width - n))
             text = row[ti]
             if len(text) > limit:

@@ -8,6 +8,13 @@ the bad value and what was expected.
 
 from __future__ import annotations
 
+# Said wherever strict parsing meets a file exported with backslash-escaped quotes.
+BACKSLASH_QUOTES_ADVICE = (
+    'if the file was exported with backslash-escaped quotes (\\" as MySQL and PHP write), '
+    "export it again with doubled quotes as RFC 4180 says (MySQL: FIELDS ESCAPED BY ''; PHP: "
+    "fputcsv(..., escape: ''); pandas: to_csv(doublequote=True))"
+)
+
 
 class SentimentError(Exception):
     """Base class: `code` is stable and goes into reports, logs and metrics."""

@@ -21,6 +21,7 @@ from csv_sentiment import csvio, s3io
 from csv_sentiment.core import Batch, Counts, RowScorer, output_header, resolve_text_column
 from csv_sentiment.engine import MODEL, BatchScorer, PendingScores
 from csv_sentiment.errors import (
+    BACKSLASH_QUOTES_ADVICE,
     EmptyInput,
     InputError,
     LimitExceeded,
@@ -119,7 +120,7 @@ class Job:
         sample, lines = _peek(lines, csvio.SAMPLE_BYTES)
         delimiter = csvio.detect_delimiter(sample)
         csv.field_size_limit(settings.max_cell_chars)
-        records = _Records(csv.reader(lines, delimiter=delimiter), settings)
+        records = _Records(csv.reader(lines, delimiter=delimiter, strict=True), settings)
         header, header_end = records.header()
         first = records.take(_SAMPLE_ROWS)
         text_index = resolve_text_column(header, first[0], column_setting)
@@ -276,19 +277,44 @@ def _peek(items: Iterator, size: int) -> tuple[list, Iterator]:
 
 
 class _Records:
-    """Parsed records in batches, with the line each ends on; csv errors become input errors."""
+    """Parsed records in batches, with the line each ends on; csv errors become input errors.
+
+    Parsing is strict: a quote never closed before the end of the file, or a quoted cell
+    followed by anything but the delimiter or a line end, is an error naming the line, because
+    the lenient reading of those (the rest of the file as one cell; a backslash-escaped quote
+    cutting a text and shifting its tail into the next column) silently changes the data."""
 
     def __init__(self, reader, settings: Settings):
         self._reader = reader
         self._settings = settings
+        self._last_end = 0  # the line the last complete record ended on
 
-    def _fail(self, exc: csv.Error) -> InputError:
+    def _fail(self, exc: csv.Error, ends: list[int]) -> InputError:
         line = self._reader.line_num
-        if "field larger than field limit" in str(exc):
+        start = (ends[-1] if ends else self._last_end) + 1
+        opened = f" (or a quote opened on line {start} is never closed)" if start < line else ""
+        message = str(exc)
+        if "field larger than field limit" in message:
             return LimitExceeded(
                 f"a cell on line {line} is larger than {self._settings.max_cell_chars} "
-                "characters (MAX_CELL_CHARS)",
+                f"characters (MAX_CELL_CHARS){opened}",
                 expected="smaller cells, or a higher MAX_CELL_CHARS",
+                line=line,
+            )
+        if "unexpected end of data" in message:
+            return MalformedRow(
+                f"the quoted cell opened on line {start} is never closed: the file ends "
+                f"inside it (line {line})",
+                expected="a closing quote for every opening one; a quote inside a quoted cell "
+                f'is written twice (""); {BACKSLASH_QUOTES_ADVICE}',
+                line=start,
+            )
+        if "expected after" in message:
+            return MalformedRow(
+                f"line {line}: a quoted cell is followed by other characters before the next "
+                "delimiter or line end",
+                expected='a quote inside a quoted cell written twice (""), and the delimiter or '
+                f"a line end right after a cell's closing quote; {BACKSLASH_QUOTES_ADVICE}",
                 line=line,
             )
         return MalformedRow(f"line {line} is not valid CSV: {exc}", expected="RFC 4180 CSV",
@@ -299,7 +325,7 @@ class _Records:
         try:
             header = next(self._reader, None)
         except csv.Error as exc:
-            raise self._fail(exc) from None
+            raise self._fail(exc, []) from None
         if not header:
             raise EmptyInput("the file has no header row", expected="a CSV file with a header row")
         if len(header) > self._settings.max_columns:
@@ -308,7 +334,8 @@ class _Records:
                 " (MAX_COLUMNS)",
                 expected="fewer columns, or a higher MAX_COLUMNS",
             )
-        return header, self._reader.line_num
+        self._last_end = self._reader.line_num
+        return header, self._last_end
 
     def take(self, n: int) -> tuple[list[list[str]], list[int]]:
         reader = self._reader
@@ -319,7 +346,9 @@ class _Records:
                 rows.append(row)
                 ends.append(reader.line_num)
         except csv.Error as exc:
-            raise self._fail(exc) from None
+            raise self._fail(exc, ends) from None
+        if ends:
+            self._last_end = ends[-1]
         return rows, ends
 
     def batches(self, size: int) -> Iterator[tuple[list[list[str]], list[int]]]:
