@@ -180,3 +180,44 @@ def test_events_other_than_object_created_are_ignored(s3, buckets, load_handler,
     ]
     assert s3.list_objects_v2(Bucket=buckets["output"]).get("KeyCount") == 0
     assert any("only ObjectCreated" in x.get("message", "") for x in lines(capsys))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [None, [], {"Records": "x"}, {"Records": [None]},
+     {"Records": [{"eventSource": "aws:s3", "s3": {"bucket": None, "object": None}}]}],
+)  # fmt: skip
+def test_malformed_events_are_a_permanent_error_in_the_log_and_the_result(
+    buckets, load_handler, capsys, event
+):
+    handler = load_handler(OUTPUT_BUCKET=buckets["output"])
+    capsys.readouterr()
+    (result,) = handler.lambda_handler(event, Context())["results"]  # returned, not raised
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "malformed_event"
+    logs = lines(capsys)
+    assert any(x.get("level") == "ERROR" and "malformed event" in x["message"] for x in logs)
+    assert any(x.get("EventsMalformed") == [1.0] for x in logs if "_aws" in x)
+
+
+def test_rfc2047_text_column_metadata_is_decoded(s3, buckets, load_handler):
+    handler = load_handler(OUTPUT_BUCKET=buckets["output"])
+    body = "id,évaluation,autre\n1,I love it,x y\n".encode()
+    # What S3 returns for `--metadata text-column=évaluation`: the value RFC 2047-encoded.
+    s3.put_object(Bucket=buckets["input"], Key="input/fr.csv", Body=body,
+                  Metadata={"text-column": "=?UTF-8?B?w6l2YWx1YXRpb24=?="})  # fmt: skip
+    (result,) = handler.lambda_handler(event_for(s3, buckets["input"], ["input/fr.csv"]),
+                                       Context())["results"]  # fmt: skip
+    assert result["status"] == "succeeded", result
+    assert result["text_column"] == "évaluation"
+    assert result["config"]["text_column_setting"] == "évaluation"
+
+
+def test_undecodable_rfc2047_metadata_is_a_permanent_error(s3, buckets, load_handler):
+    handler = load_handler(OUTPUT_BUCKET=buckets["output"])
+    s3.put_object(Bucket=buckets["input"], Key="input/k.csv", Body=b"text\nok\n",
+                  Metadata={"text-column": "=?klingon?B?YQ==?="})  # fmt: skip
+    (result,) = handler.lambda_handler(event_for(s3, buckets["input"], ["input/k.csv"]),
+                                       Context())["results"]  # fmt: skip
+    assert result["error"]["code"] == "invalid_metadata"
+    assert "RFC 2047" in result["error"]["message"]

@@ -61,3 +61,11 @@ def test_a_backslash_quote_before_the_delimiter_shifts_no_cell_silently(harness)
     body = b'id,text,stars\n1,"a 5\\", 6\\" screen",5\n'
     assert_failed(harness, "shift.csv", body, "malformed_row", "has 4 fields",
                   "backslash before a quote", "FIELDS ESCAPED BY ''")  # fmt: skip
+
+
+def test_giant_header_names_give_a_small_error_report_that_says_it_cut_them(harness):
+    body = b"a" * 3_000_000 + b"," + b"b" * 3_000_000 + b"\n1,2\n"
+    error = assert_failed(harness, "names.csv", body, "text_column_not_found",
+                          "more characters)", MAX_CELL_CHARS="4000000")  # fmt: skip
+    assert len(harness.output("errors/names.csv.json")) < 5_000
+    assert len(error["columns"]) == 2 and len(error["columns"][0]) < 300

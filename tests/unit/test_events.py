@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from csv_sentiment.errors import InputError, MalformedEvent, TransientError
 from csv_sentiment.events import is_own_output, output_keys, records, relative_key
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -55,3 +56,49 @@ def test_own_output_is_recognised():
     (ref,) = records(load("put-own-output.json"))
     assert is_own_output(ref, "output-bucket")
     assert not is_own_output(ref, "another-bucket")
+
+
+def s3_record(**obj):
+    obj = {"key": "input/a.csv", "size": 3, **obj}
+    s3 = {"bucket": {"name": "b"}, "object": obj}
+    return {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": s3}
+
+
+@pytest.mark.parametrize(
+    ("event", "fragment"),
+    [
+        (None, "the event is null"),
+        ([], "the event is an empty list"),
+        ("Records", "the event is a str"),
+        ({"Records": {"0": {}}}, "Records is an object, not a list"),
+        ({"Records": "x"}, "Records is a str, not a list"),
+        ({"Records": [None]}, "the record is null"),
+        ({"Records": [{"eventSource": "aws:s3", "s3": None}]}, "s3 is null"),
+        ({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": None, "object": {"key": "k"}}}]},
+         "s3.bucket is null"),
+        ({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}, "object": None}}]},
+         "s3.object is null"),
+        ({"Records": [s3_record(size="big")]}, "size 'big' is not a number"),
+        ({"Records": [s3_record(size=[1])]}, "size is a list, not a number"),
+        ({"Records": [s3_record(key=None)]}, "not an object with a key"),
+        ({"Records": [s3_record(key="")]}, "not an object with a key"),
+    ],
+)  # fmt: skip
+def test_malformed_events_give_a_permanent_error_not_a_crash(event, fragment):
+    (item,) = records(event)
+    assert isinstance(item, MalformedEvent)
+    assert fragment in item.message
+    assert "an S3 event notification" in item.expected
+    assert not isinstance(item, (TransientError, InputError))  # never retried, no report
+
+
+def test_a_malformed_record_does_not_stop_the_others():
+    items = list(records({"Records": [None, s3_record(), {"eventSource": "aws:sqs"}]}))
+    assert isinstance(items[0], MalformedEvent) and items[0].details["record"] == 0
+    assert items[1].key == "input/a.csv" and items[1].size == 3
+    assert len(items) == 2  # another service's record is not ours
+
+
+def test_numeric_strings_are_sizes():
+    (ref,) = records({"Records": [s3_record(size="42")]})
+    assert ref.size == 42

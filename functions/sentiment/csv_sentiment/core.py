@@ -13,7 +13,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from csv_sentiment.errors import BACKSLASH_QUOTES_ADVICE, MalformedRow, TextColumnNotFound
+from csv_sentiment.errors import (
+    BACKSLASH_QUOTES_ADVICE,
+    MalformedRow,
+    TextColumnNotFound,
+    clip,
+    clip_all,
+)
 
 SCORE_COLUMNS = ("neg", "neu", "pos", "compound", "sentiment")
 TEXT_COLUMN_NAMES = ("text", "review", "comment", "body", "message", "content", "tweet")
@@ -66,7 +72,7 @@ def resolve_text_column(
 ) -> int:
     """Index of the column to score: the setting (exact, then case-insensitive), else a
     conventional name, else the only non-numeric column of the sample."""
-    listing = ", ".join(header) if header else "(none)"
+    listing = ", ".join(clip_all(list(header))) if header else "(none)"
     if setting:
         if setting in header:
             return header.index(setting)
@@ -74,7 +80,7 @@ def resolve_text_column(
         if setting.strip().casefold() in folded:
             return folded.index(setting.strip().casefold())
         raise TextColumnNotFound(
-            f"column {setting!r} not found; columns are: {listing}",
+            f"column {clip(setting)!r} not found; columns are: {listing}",
             expected="TEXT_COLUMN (or the object's text-column metadata) naming a column",
             columns=list(header),
         )

@@ -106,17 +106,36 @@ def detect_encoding(head: bytes, fallback: str | None) -> Encoding:
         return Encoding("utf-8", "utf-8")
     except UnicodeDecodeError as exc:
         if fallback is None:
-            raise _undecodable("utf-8", exc.start, head[exc.start : exc.start + 4]) from None
+            utf8 = Encoding("utf-8", "utf-8")
+            raise _undecodable(utf8, exc.start, head[exc.start : exc.start + 4]) from None
         return Encoding(fallback, fallback, fallback=True)
 
 
-def _undecodable(encoding: str, offset: int, sample: bytes) -> DecodeFailed:
+def _undecodable(encoding: Encoding, offset: int, sample: bytes) -> DecodeFailed:
+    """What to do depends on where the bad byte is: ENCODING_FALLBACK is chosen from the first
+    64 KiB only, so advising it for a later byte (or while it is in use) would not help."""
+    if encoding.fallback:
+        expected = (
+            f"bytes that are valid {encoding.name} (ENCODING_FALLBACK, used because the first "
+            "64 KiB are not UTF-8); save the file as UTF-8"
+        )
+    elif encoding.codec == "utf-8" and offset >= SAMPLE_BYTES:
+        expected = (
+            "one encoding for the whole file: its first 64 KiB are valid UTF-8, so it is read "
+            "as UTF-8 (ENCODING_FALLBACK applies only when they are not); save it as UTF-8"
+        )
+    elif encoding.codec == "utf-8":
+        expected = (
+            "UTF-8 (with or without BOM) or UTF-16 with a BOM; set ENCODING_FALLBACK "
+            "(e.g. cp1252) to read legacy files"
+        )
+    else:
+        expected = f"valid {encoding.name} throughout, as the file's byte order mark says"
     return DecodeFailed(
-        f"byte {offset} ({sample[:4].hex(' ')}) is not valid {encoding}",
-        expected="UTF-8 (with or without BOM) or UTF-16 with a BOM; set ENCODING_FALLBACK "
-        "(e.g. cp1252) to read legacy files",
+        f"byte {offset} ({sample[:4].hex(' ')}) is not valid {encoding.name}",
+        expected=expected,
         offset=offset,
-        encoding=encoding,
+        encoding=encoding.name,
     )
 
 
@@ -133,7 +152,7 @@ def iter_lines(chunks: Iterable[bytes], encoding: Encoding, max_line_chars: int)
             text = decoder.decode(chunk)
         except UnicodeDecodeError as exc:
             offset = fed - buffered + exc.start
-            raise _undecodable(encoding.name, offset, exc.object[exc.start : exc.end]) from None
+            raise _undecodable(encoding, offset, exc.object[exc.start : exc.end]) from None
         fed += len(chunk)
         if not text:
             continue
@@ -157,7 +176,7 @@ def iter_lines(chunks: Iterable[bytes], encoding: Encoding, max_line_chars: int)
     try:
         pending += decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        raise _undecodable(encoding.name, fed - len(exc.object) + exc.start, b"") from None
+        raise _undecodable(encoding, fed - len(exc.object) + exc.start, b"") from None
     if pending:
         yield pending
 

@@ -78,7 +78,7 @@ class Job:
         src = None
         try:
             src = s3io.head_source(self.s3, ref.bucket, ref.key, ref.version_id)
-            column_setting = src.metadata.get(TEXT_COLUMN_METADATA, settings.text_column).strip()
+            column_setting = self._column_setting(src)
             config = settings.scoring_config(column_setting)
             previous = s3io.get_json(self.s3, settings.output_bucket, keys["report"])
             if _same_run(previous, src, config):
@@ -99,6 +99,13 @@ class Job:
         s3io.put_json(self.s3, settings.output_bucket, keys["report"], report)
         s3io.delete(self.s3, settings.output_bucket, keys["error"])  # a stale failure
         return report
+
+    def _column_setting(self, src: s3io.SourceObject) -> str:
+        """The object's text-column metadata, else TEXT_COLUMN."""
+        value = src.metadata.get(TEXT_COLUMN_METADATA)
+        if value is None:
+            return self.settings.text_column
+        return s3io.decode_metadata(TEXT_COLUMN_METADATA, value).strip()
 
     # Step 1. Open the source as a stream of records: decompress, detect the encoding and the
     # delimiter from the first 64 KiB, and parse the header and a sample of rows, because the

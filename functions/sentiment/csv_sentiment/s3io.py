@@ -8,6 +8,8 @@ bucket → ConfigurationError (raised, alarms); a missing source → SourceGone 
 from __future__ import annotations
 
 import contextlib
+import email.errors
+import email.header
 import json
 import queue
 import threading
@@ -18,7 +20,13 @@ from dataclasses import dataclass, field
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from csv_sentiment.errors import ConfigurationError, SentimentError, SourceGone, TransientError
+from csv_sentiment.errors import (
+    ConfigurationError,
+    InvalidMetadata,
+    SentimentError,
+    SourceGone,
+    TransientError,
+)
 
 READ_CHUNK = 1024 * 1024
 _READ_AHEAD = 8  # chunks buffered by the reader thread: bounded memory
@@ -115,8 +123,23 @@ def head_source(s3, bucket: str, key: str, version_id: str | None) -> SourceObje
         etag=head.get("ETag", "").strip('"'),
         size=int(head.get("ContentLength", 0)),
         content_encoding=(head.get("ContentEncoding") or "").lower(),
-        metadata={k.lower(): v for k, v in (head.get("Metadata") or {}).items()},
+        metadata={
+            k.lower(): decode_metadata(k, v) for k, v in (head.get("Metadata") or {}).items()
+        },
     )
+
+
+def decode_metadata(name: str, value: str) -> str:
+    """S3 returns non-ASCII user metadata RFC 2047-encoded (`=?UTF-8?B?…?=`): decode it."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (LookupError, ValueError, email.errors.HeaderParseError) as exc:
+        raise InvalidMetadata(
+            f"the object's metadata {name!r:.80} is not valid RFC 2047: {exc}"[:300],
+            expected="metadata in plain ASCII, or UTF-8 (S3 encodes it as RFC 2047)",
+        ) from None
 
 
 def _open(s3, src: SourceObject, start: int):
