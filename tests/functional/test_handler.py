@@ -221,3 +221,16 @@ def test_undecodable_rfc2047_metadata_is_a_permanent_error(s3, buckets, load_han
                                        Context())["results"]  # fmt: skip
     assert result["error"]["code"] == "invalid_metadata"
     assert "RFC 2047" in result["error"]["message"]
+
+
+def test_an_event_for_a_replaced_version_is_logged_and_counted(s3, buckets, load_handler, capsys):
+    handler = load_handler(OUTPUT_BUCKET=buckets["output"])
+    s3.put_bucket_versioning(Bucket=buckets["input"], VersioningConfiguration={"Status": "Enabled"})
+    old = event_for(s3, buckets["input"], upload(s3, buckets["input"], ["input/r.csv"]))
+    upload(s3, buckets["input"], ["input/r.csv"], b"text\nnewer\n")
+    capsys.readouterr()
+    (result,) = handler.lambda_handler(old, Context())["results"]
+    assert result["status"] == "superseded"
+    logs = lines(capsys)
+    assert any(x.get("level") == "WARNING" and "newer version" in x["message"] for x in logs)
+    assert any(x.get("FilesSuperseded") == [1.0] for x in logs if "_aws" in x)

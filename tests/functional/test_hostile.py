@@ -69,3 +69,26 @@ def test_giant_header_names_give_a_small_error_report_that_says_it_cut_them(harn
                           "more characters)", MAX_CELL_CHARS="4000000")  # fmt: skip
     assert len(harness.output("errors/names.csv.json")) < 5_000
     assert len(error["columns"]) == 2 and len(error["columns"][0]) < 300
+
+
+def test_keys_outside_the_prefix_are_scored_without_meeting_the_inside_ones(harness):
+    harness.put("x.csv", b"text\nI love it\n")
+    harness.put("input/x.csv", b"text\nI hate it\n")
+    assert harness.process("x.csv")["outputs"]["scored"] == "scored/_outside/x.csv"
+    assert harness.process("input/x.csv")["outputs"]["scored"] == "scored/x.csv"
+    assert harness.rows("scored/_outside/x.csv")[1][-1] == "positive"
+    assert harness.rows("scored/x.csv")[1][-1] == "negative"
+    assert harness.process("x.csv")["status"] == "skipped"  # each has its own report
+
+
+def test_a_key_whose_outputs_exceed_s3s_limit_gets_a_hashed_error_report_and_nothing_else(
+    harness,
+):
+    key = "input/" + "r" * 1012  # 1,018 bytes: reports/<rel>.json would be 1,025
+    harness.put(key, b"text\nfine\n")
+    report = harness.process(key)
+    assert report["status"] == "failed" and report["error"]["code"] == "limit_exceeded"
+    assert "1,024" in report["error"]["message"] or "1024" in report["error"]["message"]
+    (only,) = harness.listing()
+    assert only.startswith("errors/_too-long/") and only == report["outputs"]["error"]
+    assert harness.json(only)["source"]["key"] == key

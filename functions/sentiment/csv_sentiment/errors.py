@@ -119,6 +119,13 @@ class SourceGone(InputError):
     code = "source_gone"
 
 
+class Superseded(SentimentError):
+    """The event's version of the source is no longer the current one: a newer upload
+    replaced it (and its own event scores it). Skipped, logged, counted; nothing written."""
+
+    code = "superseded"
+
+
 class TransientError(SentimentError):
     """Throttling, 5xx, resets, timeouts after the client's own retries: raise, Lambda retries."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
@@ -92,18 +93,57 @@ def _malformed(message: str) -> MalformedEvent:
     )
 
 
-def relative_key(key: str, input_prefix: str) -> str:
-    return key[len(input_prefix) :] if input_prefix and key.startswith(input_prefix) else key
+MAX_KEY_BYTES = 1024  # S3's limit on the UTF-8 length of a key
+# Reserved first folders of a relative key; nothing else starts with them, which keeps the
+# mapping one-to-one (see output_keys).
+OUTSIDE = "_outside/"  # sources outside INPUT_PREFIX (named by their whole key)
+ESCAPED = "_input/"  # sources inside it whose relative key starts with a reserved folder
+TOO_LONG = "_too-long/"  # error reports of sources whose outputs would not fit in a key
+_RESERVED = (OUTSIDE, ESCAPED, TOO_LONG)
 
 
-def output_keys(rel: str) -> dict[str, str]:
-    """Where one source's results go: the scored CSV drops a `.gz`; reports keep `rel`."""
-    scored = rel[: -len(".gz")] if rel.lower().endswith(".gz") else rel
-    return {
-        "scored": f"scored/{scored}",
-        "report": f"reports/{rel}.json",
-        "error": f"errors/{rel}.json",
-    }
+@dataclass(frozen=True)
+class OutputKeys:
+    """Where one source's results go. When `fits` is False the source's outputs would exceed
+    S3's key limit: only `error` (a hashed name) may be written."""
+
+    rel: str
+    scored: str
+    report: str
+    error: str
+    fits: bool = True
+
+    @property
+    def compressed(self) -> bool:
+        """A `.gz` source's scored CSV is gzip too, under the same name (see output_keys)."""
+        return self.rel.lower().endswith(".gz")
+
+
+def output_keys(source_key: str, input_prefix: str) -> OutputKeys:
+    """The one mapping from a source key to its output keys; one-to-one, so two sources never
+    share a scored file or a report:
+
+    - `INPUT_PREFIX + rel` -> `scored/<rel>`, `reports/<rel>.json`, `errors/<rel>.json`;
+      a `.gz` source keeps its name and its scored CSV is gzip (so `a.csv` and `a.csv.gz`
+      differ);
+    - a key outside INPUT_PREFIX stays scoreable (a backfill of an archive prefix) and is
+      named by its whole key under `_outside/` (so `x.csv` and `input/x.csv` differ);
+    - a `rel` that itself starts with a reserved folder (`_outside/`, `_input/`,
+      `_too-long/`) is put under `_input/`, so no two keys can meet there;
+    - outputs longer than S3's 1,024 bytes cannot exist: only an error report is written, at
+      `errors/_too-long/<sha256 of the source key>.json`.
+    """
+    if input_prefix and not source_key.startswith(input_prefix):
+        rel = OUTSIDE + source_key
+    else:
+        rel = source_key[len(input_prefix) :]
+        if rel.startswith(_RESERVED):
+            rel = ESCAPED + rel
+    keys = OutputKeys(rel, f"scored/{rel}", f"reports/{rel}.json", f"errors/{rel}.json")
+    if len(keys.report.encode()) <= MAX_KEY_BYTES:  # the longest of the three
+        return keys
+    digest = hashlib.sha256(source_key.encode()).hexdigest()
+    return OutputKeys(rel, "", "", f"errors/{TOO_LONG}{digest}.json", fits=False)
 
 
 def is_own_output(ref: ObjectRef, output_bucket: str) -> bool:

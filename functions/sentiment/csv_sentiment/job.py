@@ -26,9 +26,11 @@ from csv_sentiment.errors import (
     InputError,
     LimitExceeded,
     MalformedRow,
+    Superseded,
     TimeBudgetExceeded,
+    clip,
 )
-from csv_sentiment.events import ObjectRef, output_keys, relative_key
+from csv_sentiment.events import MAX_KEY_BYTES, ObjectRef, OutputKeys, output_keys
 from csv_sentiment.reports import (
     SCHEMA_VERSION,
     ErrorReport,
@@ -40,6 +42,7 @@ from csv_sentiment.reports import (
 from csv_sentiment.settings import Settings
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+GZIP_CONTENT_TYPE = "application/gzip"  # a .gz source's scored CSV
 TEXT_COLUMN_METADATA = "text-column"  # x-amz-meta-text-column
 _SAMPLE_ROWS = 200  # rows inspected to find the only non-numeric column
 
@@ -74,31 +77,65 @@ class Job:
     def process(self, ref: ObjectRef) -> Result:
         started = time.monotonic()
         settings = self.settings
-        keys = output_keys(relative_key(ref.key, settings.input_prefix))
+        keys = output_keys(ref.key, settings.input_prefix)
         src = None
         try:
-            src = s3io.head_source(self.s3, ref.bucket, ref.key, ref.version_id)
+            if not keys.fits:  # before anything is read or written
+                raise _key_too_long(ref.key, keys)
+            src = self._current_source(ref)
             column_setting = self._column_setting(src)
             config = settings.scoring_config(column_setting)
-            previous = s3io.get_json(self.s3, settings.output_bucket, keys["report"])
+            previous = s3io.get_json(self.s3, settings.output_bucket, keys.report)
             if _same_run(previous, src, config):
                 return {
                     "status": "skipped",
-                    "reason": f"duplicate delivery: {keys['report']} already records ETag "
+                    "reason": f"duplicate delivery: {keys.report} already records ETag "
                     f"{src.etag} with the same scoring configuration",
                     "source": source_of(src),
-                    "outputs": keys,
+                    "outputs": {"scored": keys.scored, "report": keys.report},
                 }
             opened = self._open_records(src, column_setting)
-            counts, bytes_written = self._pipeline(opened, keys["scored"])
+            counts, bytes_written = self._pipeline(opened, keys)
+        except Superseded as exc:
+            return {"status": "superseded", "reason": exc.message, "source": source_of(src or ref)}
         except InputError as exc:
             document = self._error_report(exc, src or ref, keys, started)
-            s3io.put_json(self.s3, settings.output_bucket, keys["error"], document)
+            s3io.put_json(self.s3, settings.output_bucket, keys.error, document)
             return document
         report = self._success_report(opened, counts, bytes_written, keys, config, started)
-        s3io.put_json(self.s3, settings.output_bucket, keys["report"], report)
-        s3io.delete(self.s3, settings.output_bucket, keys["error"])  # a stale failure
+        s3io.put_json(self.s3, settings.output_bucket, keys.report, report)
+        # A stale failure goes; only if there is one, because on a versioned bucket deleting a
+        # missing key still adds a delete marker, one more on every run.
+        s3io.delete_if_exists(self.s3, settings.output_bucket, keys.error)
         return report
+
+    def _current_source(self, ref: ObjectRef) -> s3io.SourceObject:
+        """The source as it is now. S3 does not order events and retries or `make redrive`
+        replay old ones, so an event for a version that is no longer the key's current one
+        (versioned bucket: the version id; unversioned: the ETag) must not replace the results
+        of the newer upload, which its own event scores."""
+        current = s3io.head_source(self.s3, ref.bucket, ref.key, None)
+        if ref.version_id and current.version_id != ref.version_id:
+            raise Superseded(
+                f"version {clip(ref.version_id, 80)} is not the current version "
+                f"({clip(str(current.version_id), 80)}) of the key: a newer upload replaced it"
+            )
+        if not ref.version_id and ref.etag and not current.version_id and current.etag != ref.etag:
+            raise Superseded(
+                f"the object now has ETag {current.etag}, not the event's {clip(ref.etag, 80)}: "
+                "a newer upload replaced it"
+            )
+        return current
+
+    def _check_still_current(self, src: s3io.SourceObject) -> None:
+        """Again right before the results are committed: a newer version may have been
+        uploaded (and even scored) while this one was being scored."""
+        now = s3io.head_source(self.s3, src.bucket, src.key, None)
+        if (now.version_id, now.etag) != (src.version_id, src.etag):
+            raise Superseded(
+                f"a newer upload (version {clip(str(now.version_id), 80)}, ETag {now.etag}) "
+                "replaced the source while it was being scored; its own event scores it"
+            )
 
     def _column_setting(self, src: s3io.SourceObject) -> str:
         """The object's text-column metadata, else TEXT_COLUMN."""
@@ -138,7 +175,7 @@ class Job:
     # a multipart upload that is completed only after the last row. With worker processes the
     # next batches are parsed and sent while earlier ones are scored; on any failure the
     # upload is aborted, so a half-written scored file never exists.
-    def _pipeline(self, opened: _Opened, scored_key: str) -> tuple[Counts, int]:
+    def _pipeline(self, opened: _Opened, keys: OutputKeys) -> tuple[Counts, int]:
         settings = self.settings
         rows = RowScorer(
             width=len(opened.header),
@@ -148,8 +185,8 @@ class Job:
             header_end_line=opened.header_end,
         )
         out = s3io.OutputObject(
-            self.s3, settings.output_bucket, scored_key, settings.part_size_bytes,
-            CSV_CONTENT_TYPE,
+            self.s3, settings.output_bucket, keys.scored, settings.part_size_bytes,
+            GZIP_CONTENT_TYPE if keys.compressed else CSV_CONTENT_TYPE, gzip=keys.compressed,
         )  # fmt: skip
         depth = 2 * self.scorer.workers if self.scorer.workers else 1  # batches in flight
         pending: deque[tuple[Batch, PendingScores]] = deque()
@@ -172,6 +209,7 @@ class Job:
                     write_oldest()
             while pending:
                 write_oldest()
+            self._check_still_current(opened.src)
             out.complete()
         except BaseException:
             _drain(pending)  # a worker's late results must not reach the next file
@@ -182,7 +220,7 @@ class Job:
     # Step 3. The run report: what was read, how, and what came out; written last, so its
     # presence means success.
     def _success_report(
-        self, opened: _Opened, counts: Counts, bytes_written: int, keys: dict[str, str],
+        self, opened: _Opened, counts: Counts, bytes_written: int, keys: OutputKeys,
         config: dict[str, object], started: float,
     ) -> RunReport:  # fmt: skip
         elapsed = time.monotonic() - started
@@ -190,7 +228,7 @@ class Job:
             "schema_version": SCHEMA_VERSION,
             "status": "succeeded",
             "source": source_of(opened.src),
-            "outputs": {"scored": keys["scored"], "report": keys["report"]},
+            "outputs": {"scored": keys.scored, "report": keys.report},
             "rows": {
                 "total": counts.total,
                 "scored": counts.scored,
@@ -227,18 +265,28 @@ class Job:
             )
 
     def _error_report(
-        self, exc: InputError, source: SourceLike, keys: dict[str, str], started: float
+        self, exc: InputError, source: SourceLike, keys: OutputKeys, started: float
     ) -> ErrorReport:
         return {
             "schema_version": SCHEMA_VERSION,
             "status": "failed",
             "error": exc.as_dict(),
             "source": source_of(source),
-            "outputs": {"error": keys["error"]},
+            "outputs": {"error": keys.error},
             "duration_seconds": round(time.monotonic() - started, 3),
             "model": MODEL,
             "request_id": self.request_id,
         }
+
+
+def _key_too_long(key: str, keys: OutputKeys) -> LimitExceeded:
+    return LimitExceeded(
+        f"the source key is {len(key.encode())} bytes: its report (reports/{clip(keys.rel, 60)}"
+        f".json) would be longer than S3's {MAX_KEY_BYTES}-byte key limit, so nothing is "
+        "scored and this error report is at a hashed name",
+        expected=f"a source key of at most about {MAX_KEY_BYTES - 20} bytes (UTF-8)",
+        key_bytes=len(key.encode()),
+    )
 
 
 def _drain(pending: deque) -> None:

@@ -91,7 +91,15 @@ class SkippedResult(TypedDict):
     outputs: dict[str, str]
 
 
-Result = RunReport | ErrorReport | SkippedResult
+class SupersededResult(TypedDict):
+    """An event for a version that is no longer the key's current one: nothing written."""
+
+    status: Literal["superseded"]
+    reason: str
+    source: Source
+
+
+Result = RunReport | ErrorReport | SkippedResult | SupersededResult
 
 
 def source_of(obj: SourceLike) -> Source:
