@@ -32,6 +32,7 @@ class _Lambda:
     def __init__(self, port: int, make):
         self.make, self.calls, self.fail_index = make, [], None
         self.errors: list = []
+        self.before: dict = {}  # payload kind -> called before that step runs
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -62,6 +63,8 @@ class _Lambda:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def invoke(self, event):
+        if event["kind"] in self.before:
+            self.before.pop(event["kind"])()
         item = (event.get("input") or {}).get("item") or {}
         if event["kind"] == fanout.RANGE and item.get("index") == self.fail_index:
             raise s3io.TransientError("injected: S3 kept failing for this range")
@@ -300,11 +303,16 @@ def test_a_newer_upload_supersedes_the_run(setup, corpus_path):
     data = _corpus_with_edges(corpus_path.read_bytes(), 1)
     setup.put("input/race.csv", data)
     (ref,) = records(event_for(setup.s3, setup.buckets["input"], "input/race.csv"))
-    setup.put("input/race.csv", b"dataset,id,human_mean,text\nx,1,0,newer\n")
-    handed = setup.job().process(ref)  # the older version's event arrives late
-    assert setup.wait(handed["execution_arn"])["status"] == "SUCCEEDED"
+    newer = b"dataset,id,human_mean,text\nx,1,0,newer\n"
+    # Uploaded while the ranges are scored: the final step must not write the older result.
+    setup.served.before[fanout.ASSEMBLE] = lambda: setup.put("input/race.csv", newer)
+    handed = setup.job().process(ref)
+    done = setup.wait(handed["execution_arn"])
+    assert done["status"] == "SUCCEEDED" and '"superseded"' in done["output"]
     assert "scored/race.csv" not in setup.listing("scored/")
-    assert setup.listing("tmp/") == []
+    assert setup.listing("tmp/") == [] and setup.open_uploads() == []
+    # The older version's event arriving after the newer upload hands nothing off.
+    assert setup.job().process(ref)["status"] == "superseded"
 
 
 def test_unknown_and_foreign_payload_kinds(setup):
@@ -319,3 +327,17 @@ def test_auto_threshold_follows_memory_and_time():
     assert fanout.auto_threshold_mb(1769, 880) > one
     assert fanout.auto_threshold_mb(1024, 100) < one
     assert fanout.auto_threshold_mb(1024, -5) == 0
+
+
+def test_a_file_just_over_the_threshold_is_handed_off_and_one_at_it_is_not():
+    from csv_sentiment.s3io import SourceObject
+
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:s-fanout"
+    settings = Settings.from_env({"OUTPUT_BUCKET": "out-bucket", "FANOUT_THRESHOLD_MB": "2",
+                                  "FANOUT_STATE_MACHINE_ARN": arn})  # fmt: skip
+    fan = fanout.Fanout(settings, None, None)
+    at, over = (SourceObject("b", "k.csv", None, "e", n, "") for n in (2 * 2**20, 2 * 2**20 + 1))
+    assert fan.too_big(at) is None
+    assert "FANOUT_THRESHOLD_MB=2" in fan.too_big(over)
+    off = fanout.Fanout(Settings.from_env({"OUTPUT_BUCKET": "out-bucket"}), None, None)
+    assert off.too_big(over) is None and not off.enabled()  # no state machine: no fan-out
