@@ -341,3 +341,33 @@ def test_a_file_just_over_the_threshold_is_handed_off_and_one_at_it_is_not():
     assert "FANOUT_THRESHOLD_MB=2" in fan.too_big(over)
     off = fanout.Fanout(Settings.from_env({"OUTPUT_BUCKET": "out-bucket"}), None, None)
     assert off.too_big(over) is None and not off.enabled()  # no state machine: no fan-out
+
+
+def test_the_handler_hands_off_big_files_and_refuses_unknown_payload_kinds(
+    setup, corpus_path, monkeypatch, capsys
+):
+    import importlib
+    import sys
+
+    from tests.functional.test_handler import Context
+
+    env = {"OUTPUT_BUCKET": setup.buckets["output"], "FANOUT_THRESHOLD_MB": "1",
+           "FANOUT_STATE_MACHINE_ARN": setup.settings.fanout_state_machine_arn}  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("handler", None)
+    try:
+        handler = importlib.import_module("handler")
+        with pytest.raises(fanout.RangeFailed, match=r"sentiment\.range/v9"):
+            handler.lambda_handler({"kind": "sentiment.range/v9"}, Context())
+        setup.put("input/h.csv", corpus_path.read_bytes())  # 3.2 MB: above 1 MB
+        event = event_for(setup.s3, setup.buckets["input"], "input/h.csv")
+        (result,) = handler.lambda_handler(event, Context())["results"]
+    finally:
+        sys.modules.pop("handler", None)
+    assert result["status"] == "handed-off" and result["started"]
+    out = capsys.readouterr().out
+    assert "refused: unknown payload kind" in out
+    assert "handed off to the fan-out state machine" in out and '"FilesHandedOff"' in out
+    assert setup.wait(result["execution_arn"])["status"] == "SUCCEEDED"
+    assert setup.get("scored/h.csv").count(b"\n") == 23_704
