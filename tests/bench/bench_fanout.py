@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from tests.bench.bench_coldstart import _env, _run  # noqa: E402  (the same build and deploy steps)
+
 CORPUS = ROOT.parent / "shared" / "data" / "vader-icwsm2014" / "corpus.csv"
 RUNTIME, ARCH, STACK = "python3.12", "x86_64", "benchfan"
 # Public prices, us-east-1, x86 (2025): Lambda per GB-second and per request, Step Functions
@@ -36,18 +36,6 @@ LAMBDA_GB_S, LAMBDA_REQ, SFN_TRANSITION = 0.0000166667, 0.20e-6, 0.025e-3
 S3_GET, S3_PUT = 0.0004e-3, 0.005e-3
 MEMORY_MB, VCPU_MB = 1024, 1769  # the default memory; Lambda's MB per full vCPU
 COPY_SECONDS = 1.5  # assumed time of one UploadPartCopy of ~80 MB inside S3 (not measurable here)
-
-
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, **(extra or {}))
-    return env
-
-
-def _run(cmd: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{' '.join(cmd[1:])} failed:\n{(done.stdout + done.stderr)[-3000:]}")
 
 
 def _generate(path: Path, mb: int) -> int:
