@@ -85,6 +85,7 @@ def fast_engine_at(rev: str) -> type:
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("vader_fast_base", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module.FastScorer
 
