@@ -239,7 +239,8 @@ def _show_fanout(service: Any, outputs: dict, function: str) -> None:
     fan = report["fanout"]
     say(f"s3://{out}/scored/reviews-big.csv: {report['rows']['total']} rows from "
         f"{fan['ranges']} ranges ({', '.join(f'{s:.1f}s' for s in fan['range_seconds'])}), "
-        f"assembled in {fan['assemble_seconds']:.1f}s; labels {report['labels']}")  # fmt: skip
+        f"assembled in {fan['assemble_seconds']:.1f}s; labels "
+        + ", ".join(f"{k} {v}" for k, v in report["labels"].items() if v))  # fmt: skip
     left = s3.list_objects_v2(Bucket=out, Prefix="tmp/").get("KeyCount", 0)
     say(f"temporary objects left under tmp/: {left}")
 
