@@ -371,3 +371,21 @@ def test_the_handler_hands_off_big_files_and_refuses_unknown_payload_kinds(
     assert "handed off to the fan-out state machine" in out and '"FilesHandedOff"' in out
     assert setup.wait(result["execution_arn"])["status"] == "SUCCEEDED"
     assert setup.get("scored/h.csv").count(b"\n") == 23_704
+
+
+def test_a_file_below_the_threshold_that_runs_out_of_time_is_handed_off(setup, corpus_path):
+    from dataclasses import replace
+
+    from csv_sentiment.job import Job
+
+    setup.put("input/slow.csv", corpus_path.read_bytes())
+    settings = replace(setup.settings, fanout_threshold_mb=100)  # 3.2 MB is far below it
+    clock = iter([900_000] * 3)  # then the invocation is as good as over
+    fan = fanout.Fanout(settings, setup.s3, setup.scorer, sfn=setup.sfn)
+    job = Job(settings, setup.s3, setup.scorer, "req-slow", lambda: next(clock, 1_000), fan)
+    (ref,) = records(event_for(setup.s3, setup.buckets["input"], "input/slow.csv"))
+    result = job.process(ref)
+    assert result["status"] == "handed-off" and result["reason"].startswith("ran out of time")
+    assert "errors/slow.csv.json" not in setup.listing("errors/")
+    assert setup.wait(result["execution_arn"])["status"] == "SUCCEEDED"
+    assert setup.get("scored/slow.csv").count(b"\n") == 23_704
