@@ -22,6 +22,7 @@ from csv_sentiment.workers import InProcess
 from infra.deploy import statemachines
 from tests.functional.s3_harness import event_for
 
+pytestmark = pytest.mark.slow  # each test runs the state machine on a file of a few MB
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:fanout-test"
 
 
@@ -313,34 +314,6 @@ def test_a_newer_upload_supersedes_the_run(setup, corpus_path):
     assert setup.listing("tmp/") == [] and setup.open_uploads() == []
     # The older version's event arriving after the newer upload hands nothing off.
     assert setup.job().process(ref)["status"] == "superseded"
-
-
-def test_unknown_and_foreign_payload_kinds(setup):
-    assert fanout.unknown_kind({"kind": "sentiment.range/v9"}) == "sentiment.range/v9"
-    assert fanout.unknown_kind({"kind": "other"}) is None
-    assert not fanout.is_payload({"Records": []}) and fanout.is_payload({"kind": fanout.CUT})
-
-
-def test_auto_threshold_follows_memory_and_time():
-    one = fanout.auto_threshold_mb(1024, 880)
-    assert 2000 < one < 3000  # about half of the ~4.9 GB one invocation scores at 1024 MB
-    assert fanout.auto_threshold_mb(1769, 880) > one
-    assert fanout.auto_threshold_mb(1024, 100) < one
-    assert fanout.auto_threshold_mb(1024, -5) == 0
-
-
-def test_a_file_just_over_the_threshold_is_handed_off_and_one_at_it_is_not():
-    from csv_sentiment.s3io import SourceObject
-
-    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:s-fanout"
-    settings = Settings.from_env({"OUTPUT_BUCKET": "out-bucket", "FANOUT_THRESHOLD_MB": "2",
-                                  "FANOUT_STATE_MACHINE_ARN": arn})  # fmt: skip
-    fan = fanout.Fanout(settings, None, None)
-    at, over = (SourceObject("b", "k.csv", None, "e", n, "") for n in (2 * 2**20, 2 * 2**20 + 1))
-    assert fan.too_big(at) is None
-    assert "FANOUT_THRESHOLD_MB=2" in fan.too_big(over)
-    off = fanout.Fanout(Settings.from_env({"OUTPUT_BUCKET": "out-bucket"}), None, None)
-    assert off.too_big(over) is None and not off.enabled()  # no state machine: no fan-out
 
 
 def test_the_handler_hands_off_big_files_and_refuses_unknown_payload_kinds(
