@@ -79,6 +79,7 @@ def up() -> int:
                 "input_bucket": outputs["InputBucketName"],
                 "output_bucket": outputs["OutputBucketName"],
                 "function": outputs["FunctionName"],
+                "state_machine": outputs.get("FanoutStateMachineArn", ""),
                 "lambda_endpoint": (UP_DIR / "ready").read_text().strip(),
             }
             UP_FILE.write_text(json.dumps(state, indent=2))
@@ -115,6 +116,10 @@ def _usage(state: dict) -> None:
   backfill:        make backfill PREFIX=archive/ (DRY_RUN=1 first), after the export above
   Lambda API:      AWS_ENDPOINT_URL_LAMBDA={state["lambda_endpoint"]} (invoke the served functions;
                    e.g. `AWS_ENDPOINT_URL_LAMBDA=… make redrive` after the export above)
+  big files:       above FANOUT_THRESHOLD_MB a file goes to the state machine
+                   {state.get("state_machine", "")}
+                   (`aws stepfunctions list-executions --state-machine-arn …` shows its runs;
+                   make local-up FANOUT_THRESHOLD_MB=1 RANGE_MB=1 to see it with a few MB)
   stop:            make local-down
 """)
 

@@ -22,6 +22,7 @@ from csv_sentiment.workers import InProcess
 from infra.deploy import statemachines
 from tests.functional.s3_harness import event_for
 
+pytestmark = pytest.mark.slow  # each test runs the state machine on a file of a few MB
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:fanout-test"
 
 
@@ -32,6 +33,7 @@ class _Lambda:
     def __init__(self, port: int, make):
         self.make, self.calls, self.fail_index = make, [], None
         self.errors: list = []
+        self.before: dict = {}  # payload kind -> called before that step runs
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -62,6 +64,8 @@ class _Lambda:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def invoke(self, event):
+        if event["kind"] in self.before:
+            self.before.pop(event["kind"])()
         item = (event.get("input") or {}).get("item") or {}
         if event["kind"] == fanout.RANGE and item.get("index") == self.fail_index:
             raise s3io.TransientError("injected: S3 kept failing for this range")
@@ -300,22 +304,61 @@ def test_a_newer_upload_supersedes_the_run(setup, corpus_path):
     data = _corpus_with_edges(corpus_path.read_bytes(), 1)
     setup.put("input/race.csv", data)
     (ref,) = records(event_for(setup.s3, setup.buckets["input"], "input/race.csv"))
-    setup.put("input/race.csv", b"dataset,id,human_mean,text\nx,1,0,newer\n")
-    handed = setup.job().process(ref)  # the older version's event arrives late
-    assert setup.wait(handed["execution_arn"])["status"] == "SUCCEEDED"
+    newer = b"dataset,id,human_mean,text\nx,1,0,newer\n"
+    # Uploaded while the ranges are scored: the final step must not write the older result.
+    setup.served.before[fanout.ASSEMBLE] = lambda: setup.put("input/race.csv", newer)
+    handed = setup.job().process(ref)
+    done = setup.wait(handed["execution_arn"])
+    assert done["status"] == "SUCCEEDED" and '"superseded"' in done["output"]
     assert "scored/race.csv" not in setup.listing("scored/")
-    assert setup.listing("tmp/") == []
+    assert setup.listing("tmp/") == [] and setup.open_uploads() == []
+    # The older version's event arriving after the newer upload hands nothing off.
+    assert setup.job().process(ref)["status"] == "superseded"
 
 
-def test_unknown_and_foreign_payload_kinds(setup):
-    assert fanout.unknown_kind({"kind": "sentiment.range/v9"}) == "sentiment.range/v9"
-    assert fanout.unknown_kind({"kind": "other"}) is None
-    assert not fanout.is_payload({"Records": []}) and fanout.is_payload({"kind": fanout.CUT})
+def test_the_handler_hands_off_big_files_and_refuses_unknown_payload_kinds(
+    setup, corpus_path, monkeypatch, capsys
+):
+    import importlib
+    import sys
+
+    from tests.functional.test_handler import Context
+
+    env = {"OUTPUT_BUCKET": setup.buckets["output"], "FANOUT_THRESHOLD_MB": "1",
+           "FANOUT_STATE_MACHINE_ARN": setup.settings.fanout_state_machine_arn}  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("handler", None)
+    try:
+        handler = importlib.import_module("handler")
+        with pytest.raises(fanout.RangeFailed, match=r"sentiment\.range/v9"):
+            handler.lambda_handler({"kind": "sentiment.range/v9"}, Context())
+        setup.put("input/h.csv", corpus_path.read_bytes())  # 3.2 MB: above 1 MB
+        event = event_for(setup.s3, setup.buckets["input"], "input/h.csv")
+        (result,) = handler.lambda_handler(event, Context())["results"]
+    finally:
+        sys.modules.pop("handler", None)
+    assert result["status"] == "handed-off" and result["started"]
+    out = capsys.readouterr().out
+    assert "refused: unknown payload kind" in out
+    assert "handed off to the fan-out state machine" in out and '"FilesHandedOff"' in out
+    assert setup.wait(result["execution_arn"])["status"] == "SUCCEEDED"
+    assert setup.get("scored/h.csv").count(b"\n") == 23_704
 
 
-def test_auto_threshold_follows_memory_and_time():
-    one = fanout.auto_threshold_mb(1024, 880)
-    assert 2000 < one < 3000  # about half of the ~4.9 GB one invocation scores at 1024 MB
-    assert fanout.auto_threshold_mb(1769, 880) > one
-    assert fanout.auto_threshold_mb(1024, 100) < one
-    assert fanout.auto_threshold_mb(1024, -5) == 0
+def test_a_file_below_the_threshold_that_runs_out_of_time_is_handed_off(setup, corpus_path):
+    from dataclasses import replace
+
+    from csv_sentiment.job import Job
+
+    setup.put("input/slow.csv", corpus_path.read_bytes())
+    settings = replace(setup.settings, fanout_threshold_mb=100)  # 3.2 MB is far below it
+    clock = iter([900_000] * 3)  # then the invocation is as good as over
+    fan = fanout.Fanout(settings, setup.s3, setup.scorer, sfn=setup.sfn)
+    job = Job(settings, setup.s3, setup.scorer, "req-slow", lambda: next(clock, 1_000), fan)
+    (ref,) = records(event_for(setup.s3, setup.buckets["input"], "input/slow.csv"))
+    result = job.process(ref)
+    assert result["status"] == "handed-off" and result["reason"].startswith("ran out of time")
+    assert "errors/slow.csv.json" not in setup.listing("errors/")
+    assert setup.wait(result["execution_arn"])["status"] == "SUCCEEDED"
+    assert setup.get("scored/slow.csv").count(b"\n") == 23_704

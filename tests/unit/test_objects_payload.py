@@ -76,7 +76,7 @@ def test_each_object_goes_through_process_and_the_group_is_recorded():
     out = objects.score_group(payload(["a/1.csv", "a/2.csv", "a/3.csv"]), process, s3, "out",
                               lambda: True)  # fmt: skip
     assert [r.key for r in seen] == ["a/1.csv", "a/2.csv", "a/3.csv"]
-    assert {(r.bucket, r.event_name, r.version_id) for r in seen} == {("in", "Backfill", None)}
+    assert {(r.bucket, r.event_name, r.version_id) for r in seen} == {("in", "", None)}
     assert out == {"group": 0, "counts": {"scored": 1, "skipped": 1, "failed": 1}}
     record = s3.json("backfill/0123456789abcdef0123/attempt-1/groups/000000.json")
     assert record["finished"] is True

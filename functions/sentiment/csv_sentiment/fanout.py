@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
-import io
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -25,10 +24,10 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from csv_sentiment import csvio, ranges, s3io
-from csv_sentiment.core import RowScorer, output_header, resolve_text_column
+from csv_sentiment.core import RowScorer, output_header
 from csv_sentiment.engine import MODEL
 from csv_sentiment.errors import InputError, MalformedRow, NotCsv, TimeBudgetExceeded
-from csv_sentiment.events import output_keys, relative_key
+from csv_sentiment.events import output_keys
 from csv_sentiment.settings import Settings
 
 KIND_PREFIX = "sentiment."
@@ -197,37 +196,25 @@ class Fanout:
     def _dialect(self, src, job: dict) -> dict:
         """Encoding, delimiter, header and text column, decided once from the start of the file
         with exactly the code one invocation uses."""
-        from csv_sentiment.job import _peek, _Records
+        from csv_sentiment.job import Job
 
-        settings = self.settings
         if src.key.lower().endswith(".gz") or src.content_encoding == "gzip":
             raise NotCsv(
                 f"the file is gzip-compressed and too big for one invocation ({src.size} bytes)",
                 expected="an uncompressed CSV (byte ranges need offsets into the file), or "
                 "smaller .gz files that one invocation can score each",
             )
-        chunks = s3io.iter_object(self.s3, src)
-        try:
-            head, data = _peek(chunks, csvio.SAMPLE_BYTES)
-            encoding = csvio.detect_encoding(
-                b"".join(head)[: csvio.SAMPLE_BYTES], settings.encoding_fallback
+        job_ = Job(self.settings, self.s3, self.scorer, self.request_id, self.remaining_ms)
+        opened = job_._open_records(src, job["column_setting"])  # reads only the file's start
+        encoding, delimiter = opened.encoding, opened.delimiter
+        header, header_end, text_index = opened.header, opened.header_end, opened.text_index
+        del opened  # its read-ahead thread stops when the stream is released
+        if encoding.codec in ("utf-16", "utf-32"):
+            raise NotCsv(
+                f"the file is {encoding.name} and too big for one invocation",
+                expected="UTF-8 (byte ranges cannot be cut in UTF-16/32 safely), or "
+                "smaller files that one invocation can score each",
             )
-            if encoding.codec in ("utf-16", "utf-32"):
-                raise NotCsv(
-                    f"the file is {encoding.name} and too big for one invocation",
-                    expected="UTF-8 (byte ranges cannot be cut in UTF-16/32 safely), or "
-                    "smaller files that one invocation can score each",
-                )
-            lines = csvio.iter_lines(data, encoding, 2 * settings.max_cell_chars)
-            sample, lines = _peek(lines, csvio.SAMPLE_BYTES)
-            delimiter = csvio.detect_delimiter(sample)
-            csv.field_size_limit(settings.max_cell_chars)
-            records = _Records(csv.reader(lines, delimiter=delimiter), settings)
-            header, header_end = records.header()
-            first, _ = records.take(200)
-            text_index = resolve_text_column(header, first, job["column_setting"])
-        finally:
-            chunks.close()
         return {
             "source": _source(src),
             "config": job["config"],
@@ -301,10 +288,9 @@ class Fanout:
         counter = _Count(_iter_range(self.s3, plan["source"], item.start, item.end))
         data = csvio.limit_bytes(counter, settings.max_input_bytes)
         lines = csvio.iter_lines(data, encoding, 2 * settings.max_cell_chars)
-        if not item.last:
-            lines = _with_sentinel(lines)
         csv.field_size_limit(settings.max_cell_chars)
-        reader = _LineOffset(csv.reader(lines, delimiter=plan["delimiter"]), item.first_line)
+        reader = csv.reader(lines, delimiter=plan["delimiter"], strict=True)
+        reader = _LineOffset(reader, item.first_line)
         records = _Records(reader, settings)
         header = plan["header"]
         start_line = item.first_line
@@ -320,24 +306,14 @@ class Fanout:
             self.s3, settings.output_bucket, out_key, settings.part_size_bytes, CSV_CONTENT_TYPE
         )
         try:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
             if item.index == 0:
-                writer.writerow(output_header(header))
-            ended = item.last  # the last range ends where the file does
-            for chunk, ends in records.batches(settings.chunk_rows):
+                head = output_header(header, settings.neutralise_formulas)
+                out.write(csvio.format_rows([head]).encode("utf-8"))
+            for chunk, ends in _batches(records, settings.chunk_rows, item):
                 self._check_time(item)
-                if not ended and chunk[-1] == [ranges.SENTINEL]:
-                    chunk, ends = chunk[:-1], ends[:-1]
-                    ended = True
                 batch = rows.prepare(chunk, ends)
-                writer.writerows(rows.finish(batch, self.scorer.submit(batch.texts).result()))
-                out.write(buffer.getvalue().encode("utf-8"))
-                buffer.seek(0)
-                buffer.truncate()
-            if not ended:
-                raise _not_a_boundary(item, reader.line_num - 1)
-            out.write(buffer.getvalue().encode("utf-8"))
+                scored = rows.finish(batch, self.scorer.submit(batch.texts).result())
+                out.write(csvio.format_rows(scored).encode("utf-8"))
             out.complete()
         except BaseException:
             out.abort()
@@ -388,30 +364,30 @@ class Fanout:
         if newer:
             self._cleanup(state)
             return {**state, "status": "superseded", "reason": newer}
-        keys = output_keys(relative_key(src.key, self.settings.input_prefix))
+        keys = output_keys(src.key, self.settings.input_prefix)
         parts = [f"{state['prefix']}out/{i['index']:05d}.csv" for i in items]
         assemble_started = time.monotonic()
-        written = _assemble(self.s3, state["bucket"], parts, keys["scored"])
-        report = _report(plan, items, done, keys, written, self.request_id, state)
+        written = _assemble(self.s3, state["bucket"], parts, keys.scored)
+        report = _report(plan, items, done, keys, written, self.request_id)
         report["fanout"]["assemble_seconds"] = round(time.monotonic() - assemble_started, 3)
-        s3io.put_json(self.s3, state["bucket"], keys["report"], report)
-        s3io.delete(self.s3, state["bucket"], keys["error"])
+        s3io.put_json(self.s3, state["bucket"], keys.report, report)
+        s3io.delete_if_exists(self.s3, state["bucket"], keys.error)
         self._cleanup(state)
         return {**state, "status": "succeeded", "rows": report["rows"]["total"]}
 
     def _fail_file(self, src, state: dict, exc: InputError, ranges_done: int) -> None:
-        keys = output_keys(relative_key(src.key, self.settings.input_prefix))
+        keys = output_keys(src.key, self.settings.input_prefix)
         document = {
             "schema_version": 1,
             "status": "failed",
             "error": exc.as_dict(),
             "source": _source(src),
-            "outputs": {"error": keys["error"]},
+            "outputs": {"error": keys.error},
             "model": MODEL,
             "request_id": self.request_id,
             "fanout": {"execution": state.get("execution"), "ranges_done": ranges_done},
         }
-        s3io.put_json(self.s3, self.settings.output_bucket, keys["error"], document)
+        s3io.put_json(self.s3, self.settings.output_bucket, keys.error, document)
         self._cleanup(state)
 
     def _cleanup(self, state: dict) -> None:
@@ -488,9 +464,16 @@ class _Count:
             yield chunk
 
 
-def _with_sentinel(lines: Iterator[str]) -> Iterator[str]:
-    yield from lines
-    yield ranges.SENTINEL + "\n"
+def _batches(records, size: int, item: ranges.Range) -> Iterator[tuple[list, list]]:
+    """The range's records in batches. Parsing is strict, as in one invocation: a range that
+    ends inside a quoted field fails with "never closed"; for any range but the last that
+    means the cut was wrong (a quote the count took for an opening one), said as such."""
+    try:
+        yield from records.batches(size)
+    except MalformedRow as exc:
+        if item.last or "never closed" not in exc.message:
+            raise
+        raise _not_a_boundary(item, int(exc.details.get("line") or item.first_line)) from None
 
 
 class _LineOffset:
@@ -512,7 +495,7 @@ class _LineOffset:
 
 def _not_a_boundary(item: ranges.Range, line: int) -> MalformedRow:
     return MalformedRow(
-        f"a quoted field opened on or before line {line} is still open where the byte range "
+        f"a quoted field opened on line {line} is still open where the byte range "
         f"ending at byte {item.end} ends: the file has a quote character that is not RFC 4180 "
         '(e.g. 32" TV in an unquoted cell), so it cannot be cut into ranges',
         expected="RFC 4180 CSV: quote a cell that contains a quote and double the quote "
@@ -628,8 +611,7 @@ def _part(s3, bucket: str, key: str, upload: str, number: int, slices) -> str:
     return s3.upload_part(**common, Body=body)["ETag"]
 
 
-def _report(plan: dict, items: list, done: dict, keys: dict, written: int, rid: str,
-            state: dict) -> dict:  # fmt: skip
+def _report(plan: dict, items: list, done: dict, keys, written: int, rid: str) -> dict:
     """The run report of one invocation (same schema), plus how the file was split."""
     from csv_sentiment.core import LABELS
 
@@ -650,7 +632,7 @@ def _report(plan: dict, items: list, done: dict, keys: dict, written: int, rid: 
         "schema_version": 1,
         "status": "succeeded",
         "source": plan["source"],
-        "outputs": {"scored": keys["scored"], "report": keys["report"]},
+        "outputs": {"scored": keys.scored, "report": keys.report},
         "rows": rows,
         "labels": labels,
         "mean_compound": round(compound / rows["scored"], 6) if rows["scored"] else None,

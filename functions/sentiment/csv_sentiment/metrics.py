@@ -13,6 +13,8 @@ FILES_SCORED = "FilesScored"
 FILES_FAILED = "FilesFailed"
 FILES_SKIPPED = "FilesSkipped"
 FILES_HANDED_OFF = "FilesHandedOff"  # to the fan-out state machine (too big for one invocation)
+FILES_SUPERSEDED = "FilesSuperseded"  # an event for a version that is no longer current
+EVENTS_MALFORMED = "EventsMalformed"
 RECURSION_REFUSED = "RecursionRefused"
 ROWS_SCORED = "RowsScored"
 ROWS_NONE = "RowsNone"
@@ -25,6 +27,8 @@ ALL = (
     FILES_FAILED,
     FILES_SKIPPED,
     FILES_HANDED_OFF,
+    FILES_SUPERSEDED,
+    EVENTS_MALFORMED,
     RECURSION_REFUSED,
     ROWS_SCORED,
     ROWS_NONE,

@@ -27,7 +27,7 @@ KINDS = (GROUP_KIND, TALLY_KIND)
 # the backfill's listing filter, agree with this; a test checks both).
 ACCEPTED_SUFFIXES = (".csv", ".csv.gz")
 RECORDS_PREFIX = "backfill/"  # in the output bucket: manifests, per-group records, summaries
-EVENT_NAME = "Backfill"  # the ObjectRef event name of a backfilled object (no S3 event)
+EVENT_NAME = ""  # a backfilled object has no S3 event (the handler treats it as a creation)
 _RUN_ID = re.compile(r"^[0-9a-f]{20}$")
 _MAX_LISTED = 100  # failed keys returned in the execution's output (all are in summary.json)
 _MAX_TEXT = 300  # characters of an error message copied into a record

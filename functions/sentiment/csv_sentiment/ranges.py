@@ -9,9 +9,9 @@ quote counts then say, for every raw range, which of the two is the real record 
 
 Quotes (0x22) and LF (0x0A) never occur inside a multi-byte UTF-8 (or cp1252) character, and a
 cut always falls just after an LF, so neither a split character nor a split CRLF can matter.
-Files that are not RFC 4180 (`1,32" TV` flips the parity) are caught later: every range but
-the last is parsed with the real parser followed by a sentinel line, which must come out as a
-record of its own (`SENTINEL`); otherwise the range did not end on a record boundary.
+Files that are not RFC 4180 (`1,32" TV` flips the parity) are caught later: every range is
+parsed with the real (strict) parser, which fails when a range ends inside a quoted field, so
+a wrong cut is an error naming the line, never a silently different result.
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from dataclasses import asdict, dataclass
 
 QUOTE = 0x22
 LF = 0x0A
-# Appended after a range's last line: a record of its own only if the parser was between
-# records. Private-use characters, so no real cell can be mistaken for it.
-SENTINEL = "\ue000end-of-range\ue000"
 
 
 @dataclass(frozen=True)
