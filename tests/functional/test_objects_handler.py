@@ -8,6 +8,7 @@ import json
 import pytest
 
 from csv_sentiment.errors import ConfigurationError
+from csv_sentiment.events import output_keys
 from tests.functional.test_handler import Context, lines, load_handler  # noqa: F401 (by name)
 
 RUN = {"id": "00112233445566778899", "attempt": 1}
@@ -52,12 +53,13 @@ def test_a_group_is_scored_recorded_and_skipped_the_second_time(s3, buckets, arc
     first = handler.lambda_handler(group(buckets["input"], archive), Context())
     assert first == {"group": 0, "counts": {"scored": 3, "failed": 1}}
     out = buckets["output"]
-    assert _json(s3, out, "reports/archive/2025/a.csv.json")["rows"]["scored"] == 2
-    assert _json(s3, out, "reports/c.csv.json")["status"] == "succeeded"  # INPUT_PREFIX stripped
-    assert "line 3" in _json(s3, out, "errors/archive/2025/bad.csv.json")["error"]["message"]
+    keys = {k: output_keys(k, "input/") for k in archive}
+    assert _json(s3, out, keys["archive/2025/a.csv"].report)["rows"]["scored"] == 2
+    assert _json(s3, out, keys["input/c.csv"].report)["status"] == "succeeded"
+    assert "line 3" in _json(s3, out, keys["archive/2025/bad.csv"].error)["error"]["message"]
     record = _json(s3, out, "backfill/00112233445566778899/attempt-1/groups/000000.json")
     bad = next(e for e in record["objects"] if e["key"] == "archive/2025/bad.csv")
-    assert bad["error_report"] == f"s3://{out}/errors/archive/2025/bad.csv.json"
+    assert bad["error_report"] == f"s3://{out}/{keys['archive/2025/bad.csv'].error}"
     logged = lines(capsys)
     assert sum(1 for x in logged if x.get("message") == "scored") == 3
     assert {x.get("payload_kind") for x in logged if x.get("message") == "scored"} == {

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
+from csv_sentiment.events import output_keys
 from tests.integration.conftest import ROOT, RUNTIME, STACK, _isolated_env
 
 pytestmark = pytest.mark.slow
@@ -47,7 +48,14 @@ def put_many(local, keys: list[str], body=lambda k: f"id,review\n1,I love {k}\n2
         list(pool.map(lambda k: local.s3.put_object(Bucket=bucket, Key=k, Body=body(k)), keys))
 
 
-def scored_versions(local, prefix: str) -> dict[str, int]:
+def outputs(key: str):
+    """Where the function writes the results of `key` (the deployed INPUT_PREFIX is input/)."""
+    return output_keys(key, "input/")
+
+
+def scored_versions(local, source_prefix: str) -> dict[str, int]:
+    """Versions of each scored object of the sources under `source_prefix`."""
+    prefix = outputs(source_prefix).scored
     out: dict[str, int] = {}
     paginator = local.s3.get_paginator("list_object_versions")
     for page in paginator.paginate(Bucket=local.outputs["OutputBucketName"], Prefix=prefix):
@@ -90,7 +98,7 @@ def test_dry_run_lists_counts_and_projects_but_starts_nothing(local, archive):
     assert executions(local) == []
     listed = local.s3.list_objects_v2(Bucket=local.outputs["OutputBucketName"], Prefix="backfill/")
     assert listed["KeyCount"] == 0
-    assert scored_versions(local, f"scored/{ARCHIVE}") == {}
+    assert scored_versions(local, ARCHIVE) == {}
 
 
 def test_every_object_is_scored_exactly_once_then_a_second_run_scores_none(local, archive):
@@ -105,8 +113,8 @@ def test_every_object_is_scored_exactly_once_then_a_second_run_scores_none(local
     )
     assert re.search(rf"done [\d,]+/{COUNT:,}: scored [\d,]+, skipped 0, failed 0 \| left", out)
     assert f"{COUNT:,} objects: scored {COUNT:,}" in out
-    versions = scored_versions(local, f"scored/{ARCHIVE}")
-    assert sorted(versions) == sorted(f"scored/{k}" for k in archive)
+    versions = scored_versions(local, ARCHIVE)
+    assert sorted(versions) == sorted(outputs(k).scored for k in archive)
     assert set(versions.values()) == {1}  # each scored exactly once
     # 96 groups and the final count: tiny files share invocations.
     assert "(96 groups of up to 11 objects)" in out
@@ -117,7 +125,7 @@ def test_every_object_is_scored_exactly_once_then_a_second_run_scores_none(local
     assert f"{COUNT:,} objects: skipped {COUNT:,}" in again.stdout
     assert "nothing to score: every object already has a current result" in again.stdout
     assert re.search(r"backfill-[0-9a-f]{20}-2 \(attempt 2 for these objects\)", again.stdout)
-    assert set(scored_versions(local, f"scored/{ARCHIVE}").values()) == {1}
+    assert set(scored_versions(local, ARCHIVE).values()) == {1}
 
 
 def test_a_failing_object_is_listed_with_its_error_report_while_the_rest_succeed(local):
@@ -129,12 +137,12 @@ def test_a_failing_object_is_listed_with_its_error_report_while_the_rest_succeed
     assert done.returncode == 1, done.stdout + done.stderr
     out_bucket = local.outputs["OutputBucketName"]
     assert "21 objects: failed 1, scored 20" in done.stdout
-    report = f"s3://{out_bucket}/errors/{prefix}bad.csv.json"
+    report = f"s3://{out_bucket}/{outputs(prefix + 'bad.csv').error}"
     assert re.search(rf"failed: {prefix}bad\.csv: line 3 .* \({re.escape(report)}\)", done.stdout)
-    error = json.loads(local.s3.get_object(Bucket=out_bucket, Key=f"errors/{prefix}bad.csv.json")
+    error = json.loads(local.s3.get_object(Bucket=out_bucket, Key=outputs(prefix + "bad.csv").error)
                        ["Body"].read())  # fmt: skip
     assert error["error"]["line"] == 3
-    assert len(scored_versions(local, f"scored/{prefix}")) == 20
+    assert len(scored_versions(local, prefix)) == 20
 
 
 def big_csv(corpus_path, megabytes: float) -> bytes:
@@ -163,7 +171,7 @@ def test_a_configuration_change_scores_again_and_a_big_object_is_fanned_out(loca
     try:
         again = backfill(local, PREFIX=prefix)
         assert "12 objects: scored 12" in again.stdout, again.stdout + again.stderr
-        assert set(scored_versions(local, f"scored/{prefix}").values()) == {2}
+        assert set(scored_versions(local, prefix).values()) == {2}
 
         fanned = backfill(local, PREFIX="archive/big/")
         assert fanned.returncode == 0, fanned.stdout + fanned.stderr
@@ -171,8 +179,9 @@ def test_a_configuration_change_scores_again_and_a_big_object_is_fanned_out(loca
         arn = re.search(r"handed off: archive/big/big\.csv: fan-out execution (\S+)", fanned.stdout)
         status = wait_for_execution(local, arn.group(1))
         assert status == "SUCCEEDED"
-        body = local.s3.get_object(Bucket=local.outputs["OutputBucketName"],
-                                   Key="scored/archive/big/big.csv")["Body"].read()  # fmt: skip
+        scored = outputs("archive/big/big.csv").scored
+        body = local.s3.get_object(Bucket=local.outputs["OutputBucketName"], Key=scored)
+        body = body["Body"].read()
         rows = list(csv.reader(io.StringIO(body.decode())))
         assert len(rows) == big.count(b"\n")  # every row, header once
         assert rows[0] == ["id", "review", "neg", "neu", "pos", "compound", "sentiment"]
