@@ -15,20 +15,21 @@ WAITING = json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Se
 
 
 @pytest.fixture
-def aws_env(moto_server, monkeypatch):
+def clients(moto_server, monkeypatch):
+    """S3 and Step Functions clients made as the CLI makes them (from the environment)."""
     for name, value in moto_server.env().items():
         monkeypatch.setenv(name, value)
-    return moto_server.env()
+    return boto3.client("s3"), boto3.client("stepfunctions")
 
 
 @pytest.fixture
-def s3(aws_env):
-    return boto3.client("s3")
+def s3(clients):
+    return clients[0]
 
 
 @pytest.fixture
-def sfn(aws_env):
-    return boto3.client("stepfunctions")
+def sfn(clients):
+    return clients[1]
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ The files are real texts: consecutive rows of the shared corpus, a few per file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import os
@@ -81,25 +82,18 @@ def empty_invocations(service, fn: str, count: int = 50) -> float:
     return (time.perf_counter() - started) / count
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=2000)
-    args = parser.parse_args()
-
-    import boto3
-
-    from infra.backfill import estimate, grouping
-    from infra.backfill.listing import Listed
-    from infra.backfill.run import backfill
+@contextlib.contextmanager
+def local_service(run_dir: Path):
+    """moto server, the app deployed with `make deploy`'s code, the local Lambda service with
+    two instances and its Lambda API where the Step Functions interpreter sends its tasks."""
     from infra.endpoint import start_moto_server
     from infra.local.demo import app_outputs_for
     from infra.local.invokeapi import InvokeApi
     from infra.local.service import LocalLambdaService
 
-    run_dir = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
-    moto = start_moto_server(log_path=run_dir / "moto.log")
-    service = api = None
-    try:
+    with contextlib.ExitStack() as stack:
+        moto = start_moto_server(log_path=run_dir / "moto.log")
+        stack.callback(moto.stop)
         env = moto.env()
         deploy_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         # MaxConcurrency 16: the local interpreter's minimum, and plenty for two instances.
@@ -108,14 +102,26 @@ def main() -> None:
                               env=deploy_env, capture_output=True, text=True)  # fmt: skip
         if done.returncode:
             sys.exit(f"make deploy failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-        for name, value in env.items():
-            os.environ[name] = value
-        s3 = boto3.client("s3")
+        os.environ.update(env)
         service = LocalLambdaService(env, ROOT / ".local" / "cache", run_dir=run_dir,
                                      concurrency=2, say=lambda _: None)  # fmt: skip
         service.start()
-        api = InvokeApi(service, port=moto.lambda_port).start()
-        out = app_outputs_for(env, STACK)
+        stack.callback(service.stop)
+        stack.callback(InvokeApi(service, port=moto.lambda_port).start().stop)
+        yield env, service, app_outputs_for(env, STACK)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=2000)
+    args = parser.parse_args()
+
+    import boto3
+
+    from infra.backfill.run import backfill
+
+    with local_service(Path(tempfile.mkdtemp(prefix="bench-backfill-"))) as (env, service, out):
+        s3 = boto3.client("s3")
         bucket, fn = out["InputBucketName"], out["FunctionName"]
         files = corpus_files(args.files)
         loop_keys = upload(s3, bucket, "bench/loop/", files)
@@ -132,35 +138,32 @@ def main() -> None:
         backfill_seconds = time.perf_counter() - started
         if status != 0:
             sys.exit("make backfill failed:\n" + "\n".join(lines[-20:]))
-        base = args.files / loop_seconds
-        grouped = args.files / backfill_seconds
-        print(f"{'':<52}{'objects/s':>10}{'vs loop':>9}")
-        print(f"{'one invocation per file, plain loop (baseline)':<52}{base:>10.1f}{1:>8.2f}x")
-        verdict = "met" if grouped >= 3 * base else "not met"
-        print(f"{'make backfill (grouped, Distributed Map)':<52}{grouped:>10.1f}"
-              f"{grouped / base:>8.2f}x  (goal >= 3x: {verdict})")  # fmt: skip
-        print(
-            "  "
-            + next((x.strip() for x in lines if "objects:" in x), "?")
-            + "; "
-            + next((x.split("(")[-1].rstrip(")") for x in lines if "manifest:" in x), "?")
-        )
-        per_file = loop_seconds / args.files
-        print(f"  per file in the loop {per_file * 1000:.0f} ms, of which an invocation that does "
-              f"nothing {empty * 1000:.0f} ms: grouping saves that part, the S3 requests of "
-              "each object remain")  # fmt: skip
+    report(args.files, loop_seconds, backfill_seconds, empty, lines)
 
-        many = [Listed(f"archive/{i:06d}.csv", "e", 10**6) for i in range(100_000)]
-        projection = estimate.project(grouping.plan(many, 100), 1024, "x86_64", 100)
-        print("100,000 files of 1 MB on AWS, MEMORY=1024, FANOUT_MAX_CONCURRENCY=100:")
-        for line in estimate.describe(projection)[1:]:
-            print(line)
-    finally:
-        if api:
-            api.stop()
-        if service:
-            service.stop()
-        moto.stop()
+
+def report(files: int, loop_seconds: float, backfill_seconds: float, empty: float,
+           lines: list[str]) -> None:  # fmt: skip
+    from infra.backfill import estimate, grouping
+    from infra.backfill.listing import Listed
+
+    base, grouped = files / loop_seconds, files / backfill_seconds
+    print(f"{'':<52}{'objects/s':>10}{'vs loop':>9}")
+    print(f"{'one invocation per file, plain loop (baseline)':<52}{base:>10.1f}{1:>8.2f}x")
+    verdict = "met" if grouped >= 3 * base else "not met"
+    print(f"{'make backfill (grouped, Distributed Map)':<52}{grouped:>10.1f}"
+          f"{grouped / base:>8.2f}x  (goal >= 3x: {verdict})")  # fmt: skip
+    summary = next((x.strip() for x in lines if "objects:" in x), "?")
+    groups = next((x.split("(")[-1].rstrip(")") for x in lines if "manifest:" in x), "?")
+    print(f"  {summary}; {groups}")
+    print(f"  per file in the loop {loop_seconds / files * 1000:.0f} ms, of which an invocation "
+          f"that does nothing {empty * 1000:.0f} ms: grouping saves that part, the S3 requests "
+          "of each object remain")  # fmt: skip
+
+    many = [Listed(f"archive/{i:06d}.csv", "e", 10**6) for i in range(100_000)]
+    projection = estimate.project(grouping.plan(many, 100), 1024, "x86_64", 100)
+    print("100,000 files of 1 MB on AWS, MEMORY=1024, FANOUT_MAX_CONCURRENCY=100:")
+    for line in estimate.describe(projection)[1:]:
+        print(line)
 
 
 if __name__ == "__main__":
