@@ -54,6 +54,7 @@ MB_PER_VCPU_SECOND = 9.6
 VCPU_MB = 1769
 AUTO_SAFETY = 0.5
 _MIB = 1024 * 1024
+_CLIENTS: dict[str, object] = {}
 
 
 class RangeFailed(Exception):
@@ -152,9 +153,12 @@ class Fanout:
 
     def _sfn(self):
         if self.sfn is None:
-            import boto3
+            if "stepfunctions" not in _CLIENTS:  # once per container, on the first hand-off
+                import boto3
 
-            self.sfn = boto3.client("stepfunctions", config=s3io.client_config())
+                _CLIENTS["stepfunctions"] = boto3.client("stepfunctions",
+                                                         config=s3io.client_config())  # fmt: skip
+            self.sfn = _CLIENTS["stepfunctions"]
         return self.sfn
 
     # -- the state machine's steps ---------------------------------------------------------
