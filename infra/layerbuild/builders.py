@@ -23,6 +23,7 @@ from infra.layerbuild.environment import (
     pip_common_options,
 )
 from infra.layerbuild.errors import BuilderUnavailable, ConfigError, LayerBuildError
+from infra.layerbuild.interpreter import Interpreter, find_host_interpreter
 from infra.layerbuild.tags import pip_target_options
 
 MODES = ("auto", "docker", "pip")
@@ -70,7 +71,7 @@ class PipBuilder:
 
     kind = "pip"
 
-    def __init__(self, target: Target, interpreter: bytecode.Interpreter | None):
+    def __init__(self, target: Target, interpreter: Interpreter | None):
         self.target = target
         self.interpreter = interpreter
 
@@ -211,7 +212,7 @@ def select_builder(
 
 
 def _pip_builder(target: Target, warn: Callable[[str], None]) -> PipBuilder:
-    interpreter = bytecode.find_host_interpreter(target)
+    interpreter = find_host_interpreter(target)
     if interpreter is None:
         warn(
             f"warning: no Python {target.dotted} on this host (PATH, pyenv, LAYER_PYTHON): "

@@ -100,8 +100,8 @@ def standin_image(docker_client) -> str:
 
 def _pip():
     from infra.layerbuild.builders import PipBuilder
-    from infra.layerbuild.bytecode import find_host_interpreter
     from infra.layerbuild.config import make_target
+    from infra.layerbuild.interpreter import find_host_interpreter
 
     return PipBuilder(
         make_target("python3.12", "x86_64"),

@@ -16,10 +16,10 @@ from infra.layerbuild.builders import (
     default_image,
     select_builder,
 )
-from infra.layerbuild.bytecode import find_host_interpreter
 from infra.layerbuild.config import make_target
 from infra.layerbuild.environment import ca_bundle, hermetic_env
 from infra.layerbuild.errors import BuilderUnavailable, ConfigError
+from infra.layerbuild.interpreter import find_host_interpreter
 
 X86 = make_target("python3.12", "x86_64")
 NO_DOCKER = "unix:///nonexistent/docker.sock"
