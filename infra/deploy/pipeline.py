@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 import botocore.exceptions
 
 from infra import layerdescription
+from infra.choices import MAX_LAYERS
 from infra.deploy import artifacts, contract, layers, package, stacks, templates
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
 
 Say = Callable[[str], None]
-MAX_LAYERS = 5  # Lambda's limit per function
 MAX_UNZIPPED = 250 * 1024 * 1024  # Lambda's limit for function plus layers, unzipped
 
 
