@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from infra.deploy.config import Config
 from infra.endpoint import MotoServer, start_moto_server
 from infra.local.steps import Steps, say
 
@@ -19,10 +20,12 @@ CACHE = ROOT / ".local" / "cache"
 
 
 def _settings() -> tuple[str, str, str]:
+    """RUNTIME, ARCH and STACK as `make deploy` defaults them (it validates them too)."""
+    d = Config()
     return (
-        os.environ.get("RUNTIME") or "python3.12",
-        os.environ.get("ARCH") or "x86_64",
-        os.environ.get("STACK") or "sentiment",
+        os.environ.get("RUNTIME") or d.runtime,
+        os.environ.get("ARCH") or d.arch,
+        os.environ.get("STACK") or d.stack,
     )
 
 

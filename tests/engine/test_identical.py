@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from textgen import BOOSTERS, EMOJI, LEXICON, NEGATIONS, RULE_WORDS, TextGen, generated
 
 from csv_sentiment import vader_fast
+from tests.engine.textgen import BOOSTERS, EMOJI, LEXICON, NEGATIONS, RULE_WORDS, TextGen, generated
 
 HERE = Path(__file__).parent
 SHORT_SEEDS = range(8)  # x 30,000 texts of 1-24 tokens
