@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,27 +126,31 @@ class _Reader:
         return value
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
-        value = self.text(name)
-        if not value:
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            number = low - 1
-        if not low <= number <= high:
-            raise self._fail(name, value, f"an integer from {low} to {high}")
-        return number
+        expected = f"an integer from {low} to {high}"
+        return int(self._number(name, default, low, high, int, expected))
 
     def seconds(self, name: str, default: float, low: float, high: float) -> float:
+        expected = f"a number of seconds from {low:g} to {high:g}"
+        return self._number(name, default, low, high, float, expected)
+
+    def _number(
+        self,
+        name: str,
+        default: float,
+        low: float,
+        high: float,
+        parse: Callable[[str], float],
+        expected: str,
+    ) -> float:
         value = self.text(name)
         if not value:
             return default
         try:
-            number = float(value)
+            number = parse(value)
         except ValueError:
             number = math.nan
         if not low <= number <= high:  # also false for nan
-            raise self._fail(name, value, f"a number of seconds from {low:g} to {high:g}")
+            raise self._fail(name, value, expected)
         return number
 
     def workers(self, name: str, default: str) -> str:
