@@ -9,7 +9,7 @@ stack is read, not only ours: the integration tests deploy their own small funct
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import botocore.exceptions
@@ -173,14 +173,8 @@ def discover(cfn: Any, lam: Any | None = None) -> Deployment:
             del functions[fname]
             continue
         config = invoke_configs.get(fname, InvokeConfig())
-        functions[fname] = _replace(fn, layers=tuple(layers), invoke_config=config)
+        functions[fname] = replace(fn, layers=tuple(layers), invoke_config=config)
     return Deployment(functions, tuple(notifications), versions, tuple(problems))
-
-
-def _replace(fn: Function, **changes: Any) -> Function:
-    from dataclasses import replace
-
-    return replace(fn, **changes)
 
 
 def _function_name(ref: str) -> str:
