@@ -152,6 +152,7 @@ def _alive(state: dict) -> bool:
 
 
 def _kill_group(pid: int) -> None:
+    """By pid, not through a Popen: `down` stops what an earlier `up` process started."""
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -5,7 +5,6 @@ small ones) so the slow work happens once."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -107,9 +106,3 @@ def _pip():
         make_target("python3.12", "x86_64"),
         find_host_interpreter(make_target("python3.12", "x86_64")),
     )
-
-
-def copy_layers(dest: Path, names: list[str]) -> Path:
-    for name in names:
-        shutil.copytree(LAYERS_DIR / name, dest / name)
-    return dest
