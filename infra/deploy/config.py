@@ -68,7 +68,7 @@ class Config:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Every variable validated; a bad one is a DeployError naming it and the expected form
         (docs/deploy.md lists them; a test checks the list)."""
-        r = _Reader(os.environ if environ is None else environ)
+        r = EnvReader(os.environ if environ is None else environ)
         d = cls()  # the defaults, declared once above
         return cls(
             stack=r.stack("STACK", d.stack),
@@ -91,8 +91,10 @@ class Config:
         )
 
 
-class _Reader:
-    """Reads one variable at a time; empty means the default (as `make VAR=` passes it)."""
+class EnvReader:
+    """Reads one variable at a time; empty means the default (as `make VAR=` passes it). A bad
+    value is a DeployError naming the variable and the expected form (the local tooling's
+    variables are read with it too)."""
 
     def __init__(self, env: Mapping[str, str]):
         self._env = env

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.deploy.config import EnvReader
 from infra.local import discover as disco
 from infra.local import s3events
 from infra.local.asyncq import AsyncEvent, AsyncInvoker
@@ -52,15 +53,16 @@ class LocalLambdaService:
     ):
         self.endpoint_env = dict(endpoint_env)
         self.state = state
+        env = EnvReader(os.environ)
         self.concurrency = (
             concurrency
-            or int(os.environ.get("LOCAL_LAMBDA_CONCURRENCY", "0"))
+            or env.integer("LOCAL_LAMBDA_CONCURRENCY", 0, 0, 1000)
             or max(2, os.cpu_count() or 2)
         )
         delay = (
             retry_delay
             if retry_delay is not None
-            else float(os.environ.get("LOCAL_RETRY_DELAY_SECONDS", "1"))
+            else env.seconds("LOCAL_RETRY_DELAY_SECONDS", 1.0, 0.0, 600.0)
         )
         self.poll_seconds = poll_seconds
         self.say = say
