@@ -198,7 +198,7 @@ def select_builder(
     if mode == "pip":
         return _pip_builder(target, warn)
     try:
-        client, image_obj = _docker_image(target, image)
+        client, image_obj = _docker_image(target, image, _docker_timeout())
     except BuilderUnavailable as exc:
         if mode == "docker":
             raise BuilderUnavailable(
@@ -222,7 +222,18 @@ def _pip_builder(target: Target, warn: Callable[[str], None]) -> PipBuilder:
     return PipBuilder(target, interpreter)
 
 
-def _docker_image(target: Target, image: str):
+def _docker_timeout() -> int:
+    """LAYER_DOCKER_TIMEOUT: seconds for Docker API calls (pulls and builds take minutes)."""
+    value = os.environ.get("LAYER_DOCKER_TIMEOUT", "").strip() or "1800"
+    if not value.isdigit() or not 10 <= int(value) <= 86400:
+        raise ConfigError(
+            f"LAYER_DOCKER_TIMEOUT={value!r} is invalid; expected an integer from 10 to 86400 "
+            "(seconds for Docker API calls)"
+        )
+    return int(value)
+
+
+def _docker_image(target: Target, image: str, timeout: int):
     """(client, image) when Docker is reachable and the image is present or pullable."""
     try:
         import docker
@@ -233,7 +244,7 @@ def _docker_image(target: Target, image: str):
         # A short timeout to decide, so an unreachable DOCKER_HOST cannot hang the build; the
         # client that pulls and builds gets a long one.
         docker.from_env(timeout=10).ping()
-        client = docker.from_env(timeout=int(os.environ.get("LAYER_DOCKER_TIMEOUT", "1800")))
+        client = docker.from_env(timeout=timeout)
     except DockerException as exc:
         raise BuilderUnavailable(f"Docker is not reachable ({_first_line(exc)})") from None
     try:

@@ -62,6 +62,14 @@ def test_unknown_mode_is_rejected():
         select_builder(X86, mode="podman")
 
 
+@pytest.mark.parametrize("value", ["half an hour", "0", "100000"])
+def test_a_bad_docker_timeout_is_named_before_docker_is_tried(monkeypatch, value):
+    monkeypatch.setenv("LAYER_DOCKER_TIMEOUT", value)
+    monkeypatch.setenv("DOCKER_HOST", NO_DOCKER)
+    with pytest.raises(ConfigError, match=rf"^LAYER_DOCKER_TIMEOUT='{value}' is invalid"):
+        select_builder(X86, mode="auto", warn=lambda _: None)
+
+
 def test_without_a_matching_interpreter_pip_warns_about_cold_starts(monkeypatch, tmp_path, quiet):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
