@@ -72,15 +72,15 @@ def lambda_handler(event: object, context) -> dict:
         logger.warning("a scoring worker died; restarting the worker processes")
         SCORER.close()
         SCORER = make_scorer(SETTINGS.scoring_engine, SETTINGS.scoring_workers)
-    fan = _fanout(context)
-    job = Job(
-        settings=SETTINGS,
-        s3=S3,
-        scorer=SCORER,
-        request_id=getattr(context, "aws_request_id", "-"),
-        remaining_ms=context.get_remaining_time_in_millis,
-        fanout=fan,
-    )
+    common = {
+        "settings": SETTINGS,
+        "s3": S3,
+        "scorer": SCORER,
+        "request_id": getattr(context, "aws_request_id", "-"),
+        "remaining_ms": context.get_remaining_time_in_millis,
+    }
+    fan = fanout.Fanout(**common, memory_mb=int(getattr(context, "memory_limit_in_mb", 1024)))
+    job = Job(**common, fanout=fan)
     if objects.is_payload(event):  # before the fan-out's check, which refuses kinds it lacks
         return _objects(event, job, context)
     if fanout.is_payload(event) or fanout.unknown_kind(event):
@@ -90,24 +90,6 @@ def lambda_handler(event: object, context) -> dict:
         keys = sorted(map(str, event))[:20] if isinstance(event, dict) else []
         logger.warning("no S3 object records in the event", extra={"keys": clip_all(keys)})
     return {"results": results}
-
-
-def _fanout(context) -> fanout.Fanout:
-    global SFN
-    fan = fanout.Fanout(
-        settings=SETTINGS,
-        s3=S3,
-        scorer=SCORER,
-        request_id=getattr(context, "aws_request_id", "-"),
-        remaining_ms=context.get_remaining_time_in_millis,
-        sfn=SFN,
-        memory_mb=int(getattr(context, "memory_limit_in_mb", 1024)),
-    )
-    SFN = fan.sfn
-    return fan
-
-
-SFN = None  # the Step Functions client, made on the first hand-off and kept
 
 
 def _fanout_step(fan: fanout.Fanout, event: dict) -> dict:

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infra.deploy import artifacts, lookup
+from infra.cfn.deployed import properties, resolver
+from infra.deploy import artifacts
 from infra.deploy.config import ROOT
 
 DEFINITIONS = ROOT / "infra" / "statemachines"
@@ -60,12 +61,12 @@ def substitute(text: str, values: dict[str, Any]) -> str:
 
 def make_executable(sfn: Any, cfn: Any, stack: str, say: Callable[[str], None]) -> list[str]:
     """Create (or update) every state machine of `stack` in the endpoint's interpreter."""
-    res, template = lookup.resolver(cfn, stack)
+    res, template = resolver(cfn, stack)
     made = []
     for logical, spec in template.get("Resources", {}).items():
         if spec.get("Type") != "AWS::StepFunctions::StateMachine":
             continue
-        props = lookup.properties(res, template, logical)
+        props = properties(res, template, logical)
         if props is None:
             continue
         match = _KEY.match(props.get("DefinitionS3Location", {}).get("Key", ""))

@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from tests.bench.bench_coldstart import _env, _run  # noqa: E402  (the same build and deploy steps)
+from tests.paths import CORPUS  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "data" / "vader-icwsm2014" / "corpus.csv"
 RUNTIME, ARCH, STACK = "python3.12", "x86_64", "benchfan"
 # Public prices, us-east-1, x86 (2025): Lambda per GB-second and per request, Step Functions
 # Standard per state transition, S3 Standard per GET and per PUT/COPY/LIST request.

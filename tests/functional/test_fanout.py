@@ -362,3 +362,16 @@ def test_a_file_below_the_threshold_that_runs_out_of_time_is_handed_off(setup, c
     assert "errors/slow.csv.json" not in setup.listing("errors/")
     assert setup.wait(result["execution_arn"])["status"] == "SUCCEEDED"
     assert setup.get("scored/slow.csv").count(b"\n") == 23_704
+
+
+def test_no_record_boundary_over_many_ranges_is_a_clear_error(setup, corpus_path):
+    # A stray quote flips the counted parity, and no quoted newline follows to flip it back:
+    # no cut is found, and one range would have to score the whole file.
+    header, _, body = corpus_path.read_bytes().partition(b"\n")
+    setup.put("input/nocut.csv", header + b'\nx,s,0,a 32" TV\n' + body * 2)
+    handed = setup.process("input/nocut.csv")
+    assert setup.wait(handed["execution_arn"])["status"] == "FAILED"
+    error = json.loads(setup.get("errors/nocut.csv.json"))["error"]
+    assert error["code"] == "limit_exceeded" and "no record boundary" in error["message"]
+    assert error["line"] == 1 and "RANGE_MB" in error["expected"]
+    assert setup.listing("tmp/") == []

@@ -26,7 +26,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from csv_sentiment import csvio, ranges, s3io
 from csv_sentiment.core import RowScorer, output_header
 from csv_sentiment.engine import MODEL
-from csv_sentiment.errors import InputError, MalformedRow, NotCsv, TimeBudgetExceeded
+from csv_sentiment.errors import (
+    InputError,
+    LimitExceeded,
+    MalformedRow,
+    NotCsv,
+    TimeBudgetExceeded,
+)
 from csv_sentiment.events import output_keys
 from csv_sentiment.settings import Settings
 
@@ -40,6 +46,7 @@ TMP_PREFIX = "tmp/fanout/"  # under the output bucket; a lifecycle rule is the b
 MIN_PART = 5 * 1024 * 1024  # S3's smallest part, except the last
 _COPY_THREADS = 16  # UploadPartCopy calls in flight while assembling
 _MAX_ATTEMPTS = 50
+_MAX_MERGED = 4  # a range may join at most this many raw ranges (records longer than a range)
 # Measured (README, Performance): one vCPU scores ~9.6 MB/s of corpus-like CSV with the fast
 # engine; Lambda gives one vCPU per 1,769 MB. `auto` hands off what would need more than half
 # of the time left, so a slower file still finishes.
@@ -47,6 +54,7 @@ MB_PER_VCPU_SECOND = 9.6
 VCPU_MB = 1769
 AUTO_SAFETY = 0.5
 _MIB = 1024 * 1024
+_CLIENTS: dict[str, object] = {}
 
 
 class RangeFailed(Exception):
@@ -145,9 +153,12 @@ class Fanout:
 
     def _sfn(self):
         if self.sfn is None:
-            import boto3
+            if "stepfunctions" not in _CLIENTS:  # once per container, on the first hand-off
+                import boto3
 
-            self.sfn = boto3.client("stepfunctions", config=s3io.client_config())
+                _CLIENTS["stepfunctions"] = boto3.client("stepfunctions",
+                                                         config=s3io.client_config())  # fmt: skip
+            self.sfn = _CLIENTS["stepfunctions"]
         return self.sfn
 
     # -- the state machine's steps ---------------------------------------------------------
@@ -241,6 +252,11 @@ class Fanout:
         docs = self._records(state, "counts/")
         counts = [ranges.Counts.from_dict(d) for d in docs.values()]
         cut = ranges.cut(counts, plan["source"]["size"])
+        raw_size = max((c.end - c.start for c in counts), default=0)
+        long = next((r for r in cut if r.end - r.start > _MAX_MERGED * raw_size), None)
+        if long is not None:  # one range would do the work of many, and likely time out
+            self._fail_file(_Src(**plan["source"]), state, _no_boundary(long), len(counts))
+            return {**state, "status": "failed"}
         items = [r.as_dict() for r in cut]
         key = state["prefix"] + "range-items.json"
         s3io.put_json(self.s3, state["bucket"], key, items)
@@ -501,6 +517,16 @@ def _not_a_boundary(item: ranges.Range, line: int) -> MalformedRow:
         expected="RFC 4180 CSV: quote a cell that contains a quote and double the quote "
         '("32"" TV"), or a file small enough for one invocation',
         line=line,
+    )
+
+
+def _no_boundary(item: ranges.Range) -> LimitExceeded:
+    return LimitExceeded(
+        f"no record boundary between byte {item.start} and byte {item.end} (from line "
+        f"{item.first_line + 1}): the file cannot be cut into ranges there",
+        expected="records that end with LF or CRLF outside quoted cells, RFC 4180 quoting "
+        '(a quote inside a cell written twice: "32"" TV"), or a larger RANGE_MB',
+        line=item.first_line + 1,
     )
 
 
