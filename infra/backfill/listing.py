@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.deploy.config import ROOT
 from infra.deploy.errors import DeployError
 
-ROOT = Path(__file__).resolve().parents[2]
 OBJECTS_MODULE = ROOT / "functions" / "sentiment" / "csv_sentiment" / "objects.py"
 MAX_PREFIX_BYTES = 1024  # S3's longest key
 

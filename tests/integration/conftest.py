@@ -76,6 +76,8 @@ class Local:
     lambda_url: str = ""  # the service's Lambda Invoke API (AWS_ENDPOINT_URL_LAMBDA)
     probe_stack: str = PROBE_STACK
     probe_retries: int = PROBE_RETRIES  # the fail probe's MaximumRetryAttempts
+    stack: str = STACK  # the deployer's STACK and RUNTIME, for tests that deploy again
+    runtime: str = RUNTIME
 
     def probe_function(self, name: str) -> str:
         return f"{self.probe_stack}-{name}"

@@ -18,7 +18,8 @@ import boto3
 import pytest
 
 from csv_sentiment.events import output_keys
-from tests.integration.conftest import ROOT, RUNTIME, STACK, _isolated_env
+from infra.local.prepare import isolated_env
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.slow
 ARCHIVE = "archive/2025/"
@@ -27,15 +28,14 @@ COUNT = 1_050  # past one listing page (1,000 keys) and past ItemReader-over-lis
 
 def backfill(local, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
     """`make backfill …` with the exports `make local-up` prints."""
-    full = _isolated_env({**local.endpoint, "STACK": STACK, **env})
+    full = isolated_env({**local.endpoint, "STACK": local.stack, **env})
     return subprocess.run([sys.executable, "-m", "infra.backfill"], cwd=ROOT, env=full,
                           capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
 
 def redeploy(local, **env: str) -> None:
-    full = _isolated_env(
-        {**local.endpoint, "RUNTIME": RUNTIME, "STACK": STACK, "DEPLOY_POLL_SECONDS": "0.2", **env}
-    )
+    full = isolated_env({**local.endpoint, "RUNTIME": local.runtime, "STACK": local.stack,
+                         "DEPLOY_POLL_SECONDS": "0.2", **env})  # fmt: skip
     done = subprocess.run([sys.executable, "-m", "infra.deploy", "deploy"], cwd=ROOT, env=full,
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -203,7 +203,7 @@ def wait_for_execution(local, arn: str, timeout: float = 300) -> str:
 def test_ctrl_c_stops_watching_not_the_work_and_says_how_to_watch_again(local):
     prefix = "archive/interrupted/"
     put_many(local, [f"{prefix}f-{i}.csv" for i in range(30)])
-    full = _isolated_env({**local.endpoint, "STACK": STACK, "PREFIX": prefix})
+    full = isolated_env({**local.endpoint, "STACK": local.stack, "PREFIX": prefix})
     cli = subprocess.Popen([sys.executable, "-m", "infra.backfill"], cwd=ROOT, env=full,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     seen = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,7 @@ from infra.backfill import estimate, grouping, listing, watch
 from infra.backfill import manifest as mf
 from infra.backfill.listing import Listed
 from infra.deploy.errors import DeployError
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
 
 
 def files(n: int, size: int = 1000, stem: str = "archive/f") -> list[Listed]:
