@@ -21,6 +21,7 @@ def manifest_for(bucket: str, keys: list[str]) -> mf.Manifest:
     return mf.build(bucket, grouping.plan([Listed(k, "e", 10) for k in keys], 16))
 
 
+@pytest.mark.slow  # 1,006 uploads
 def test_listing_follows_pages_past_1000_keys_and_keeps_only_scored_names(s3, bucket):
     for i in range(1003):
         s3.put_object(Bucket=bucket, Key=f"archive/2025/{i:04d}.csv", Body=b"id,text\n1,ok\n")
