@@ -103,5 +103,7 @@ def summary(execution: dict, say: Say) -> int:
         say(f"  … and {hidden:,} more failed objects, all listed in {result.get('summary')}")
     for entry in result.get("handed_off", []):
         say(f"  handed off: {entry['key']}: fan-out execution {entry['execution_arn']}")
+    if counts.get("failed"):
+        say("  after fixing the cause, run the same command again: what was scored is skipped")
     say(f"  summary: {result.get('summary', '-')}")
     return 1 if counts.get("failed") else 0

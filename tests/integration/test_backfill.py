@@ -150,6 +150,28 @@ def test_a_failing_object_is_listed_with_its_error_report_while_the_rest_succeed
     assert len(scored_versions(local, prefix)) == 20
 
 
+def test_ctrl_c_stops_watching_not_the_work_and_says_how_to_watch_again(local):
+    prefix = "archive/interrupted/"
+    put_many(local, [f"{prefix}f-{i}.csv" for i in range(30)])
+    full = isolated_env({**local.endpoint, "STACK": local.stack, "PREFIX": prefix})
+    cli = subprocess.Popen([sys.executable, "-m", "infra.backfill"], cwd=ROOT, env=full,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    seen = []
+    for line in cli.stdout:
+        seen.append(line)
+        if "Ctrl-C stops watching" in line:
+            cli.send_signal(signal.SIGINT)
+            break
+    rest = cli.communicate(timeout=60)[0]
+    assert cli.returncode == 130, "".join(seen) + rest
+    arn = re.search(r"watch it again: make backfill EXECUTION=(\S+)", rest).group(1)
+    assert "stopped watching; the backfill goes on" in rest
+    watched = backfill(local, EXECUTION=arn)
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert "30 objects: scored 30" in watched.stdout
+
+
+# Last: it deploys twice, and the local service retires the function's instances on each.
 def big_csv(corpus_path, megabytes: float) -> bytes:
     """Real texts, `megabytes` of them, with the column TEXT_COLUMN=review names."""
     with open(corpus_path, newline="", encoding="utf-8") as f:
@@ -203,24 +225,3 @@ def wait_for_execution(local, arn: str, timeout: float = 300) -> str:
             return status
         time.sleep(1)
     return "RUNNING"
-
-
-def test_ctrl_c_stops_watching_not_the_work_and_says_how_to_watch_again(local):
-    prefix = "archive/interrupted/"
-    put_many(local, [f"{prefix}f-{i}.csv" for i in range(30)])
-    full = isolated_env({**local.endpoint, "STACK": local.stack, "PREFIX": prefix})
-    cli = subprocess.Popen([sys.executable, "-m", "infra.backfill"], cwd=ROOT, env=full,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    seen = []
-    for line in cli.stdout:
-        seen.append(line)
-        if "Ctrl-C stops watching" in line:
-            cli.send_signal(signal.SIGINT)
-            break
-    rest = cli.communicate(timeout=60)[0]
-    assert cli.returncode == 130, "".join(seen) + rest
-    arn = re.search(r"watch it again: make backfill EXECUTION=(\S+)", rest).group(1)
-    assert "stopped watching; the backfill goes on" in rest
-    watched = backfill(local, EXECUTION=arn)
-    assert watched.returncode == 0, watched.stdout + watched.stderr
-    assert "30 objects: scored 30" in watched.stdout
