@@ -26,7 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from tests.bench.bench_coldstart import _env, _run  # noqa: E402  (the same build and deploy steps)
+from infra.local.prepare import isolated_env as _env  # noqa: E402
+from tests.bench.bench_coldstart import _run  # noqa: E402  (the same build and deploy steps)
 from tests.paths import CORPUS  # noqa: E402
 
 RUNTIME, ARCH, STACK = "python3.12", "x86_64", "benchfan"
