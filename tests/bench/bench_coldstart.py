@@ -83,7 +83,7 @@ def main() -> int:
         print(f"deploying to {moto.url}…", flush=True)
         deploy_env = _env(
             {
-                **moto.env(),
+                **moto.deployer_env(),
                 "STACK": STACK,
                 "RUNTIME": RUNTIME,
                 "ARCH": ARCH,

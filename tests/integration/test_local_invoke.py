@@ -102,6 +102,7 @@ def test_make_redrive_sends_the_failure_queue_s_events_back_through_the_local_se
         local.endpoint,
         AWS_ENDPOINT_URL_LAMBDA=local.lambda_url,
         STACK="itest",
+        LOCAL_MODE="1",
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     )
