@@ -9,6 +9,8 @@ import json
 import threading
 import time
 import zipfile
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -19,6 +21,8 @@ from infra.deploy.errors import DeployError
 from infra.deploy.lookup import describe_app
 from infra.deploy.pipeline import deploy
 from infra.deploy.redrive import redrive
+from infra.local.discover import discover
+from infra.local.instance import lambda_environment
 from tests.deploy.test_destroy_redrive import _destination_record
 
 # --- local mode ---------------------------------------------------------------------------
@@ -211,6 +215,14 @@ def test_lambdas_log_level_follows_log_level_up_to_info(aws, make_config, log, l
     fn = describe_app(aws.cfn, cfg.app_stack, aws.lam)["function"]
     assert fn["environment"]["POWERTOOLS_LOG_LEVEL"] == level
     assert fn["logging"]["ApplicationLogLevel"] == application
+    # The local Lambda service sets what Lambda sets from it (Powertools obeys it first).
+    served = discover(aws.cfn, aws.lam).functions[fn["name"]]
+    layout = SimpleNamespace(task=Path("/var/task"), opt=Path("/opt"),
+                             python_path=lambda runtime, packages: [])  # fmt: skip
+    runtime = SimpleNamespace(python="/usr/bin/python3", packages=Path("/var/runtime"))
+    env = lambda_environment(served, layout, runtime, "stream", {})
+    assert env["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
+    assert env["AWS_LAMBDA_LOG_LEVEL"] == application
 
 
 # --- destroy and the failure queue ----------------------------------------------------------
