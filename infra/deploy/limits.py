@@ -136,7 +136,7 @@ def check_concurrency(cfg: Config, lam: Any, local: bool) -> None:
         raise DeployError(f"cannot read the Lambda account settings: {exc}") from exc
     unreserved = int(settings["UnreservedConcurrentExecutions"])
     limit = int(settings["ConcurrentExecutions"])
-    function = f"{cfg.app_stack}-score"
+    function = f"{cfg.app_stack}-score"  # the name app.yaml gives it
     current = _reserved(lam, function)  # already taken from the unreserved pool
     allowed = unreserved + current - UNRESERVED_MINIMUM
     if cfg.concurrency > allowed:

@@ -30,12 +30,12 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     say(f"function: {function_zip.path} ({function_zip.size} bytes, {function_zip.sha256[:12]}…)")
     built = layers.select(cfg.build_dir / "layers", cfg.runtime, cfg.arch)
     limits.check_layers(cfg, built)
+    local = bool(aws.local_endpoint)  # the deployer's local mode (LOCAL_MODE=1)
     # Pins, sizes and concurrency are checked before anything changes: what Lambda would
     # refuse must not leave a half deploy.
     pinned = {name: _pinned_arn(cfg, aws, name, pin) for name, pin in cfg.pins.items()}
     limits.check_unzipped(function_zip.path, built, pinned, aws, cfg)
-    limits.check_concurrency(cfg, aws.lam, local=bool(aws.local_endpoint))
-    local = bool(aws.local_endpoint)
+    limits.check_concurrency(cfg, aws.lam, local)
 
     body, tmpl = templates.load("bootstrap", local=local)
     boot = stacks.deploy(aws.cfn, cfg.bootstrap_stack, body, tmpl, {}, say, cfg.poll_seconds, local)
