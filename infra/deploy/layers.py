@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra import layerdescription
 from infra.deploy.errors import DeployError
 
 _RUN_LAYERS = "run `make layers` (same RUNTIME and ARCH), then deploy again"
@@ -30,10 +31,10 @@ class BuiltLayer:
 
     def describe_packages(self) -> str:
         """The Packages parameter: cut (marked "...") so that the description layer.yaml
-        builds from it, "<packages> (<key>)", fits in 256 characters whatever the layer's
-        name; the key must stay whole (lookup maps a version to its zip by it)."""
+        builds from it (layerdescription) fits in 256 characters whatever the layer's name;
+        the content key must stay whole (it maps a version to its zip)."""
         text = ", ".join(f"{k}=={v}" for k, v in sorted(self.packages.items()))
-        room = min(MAX_PACKAGES, MAX_DESCRIPTION - len(f" ({self.key})"))
+        room = min(MAX_PACKAGES, MAX_DESCRIPTION - len(layerdescription.describe("", self.key)))
         return text if len(text) <= room else text[: max(room - 3, 0)] + "..."
 
 

@@ -8,7 +8,6 @@ that leaves the account its unreserved minimum.
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 import urllib.request
@@ -19,19 +18,19 @@ from typing import IO, Any
 
 import botocore.exceptions
 
+from infra import layerdescription
+from infra.choices import MAX_LAYERS
 from infra.deploy import layers, stacks
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
 
-MAX_LAYERS = 5  # Lambda's limit per function
 MAX_UNZIPPED = 250 * 1024 * 1024  # Lambda's limit for function plus layers, unzipped
 MAX_STACK_NAME = 128  # CloudFormation
 MAX_LAYER_NAME = 140  # Lambda
 # AWS keeps this many concurrent executions unreserved in every account and region; a
 # reservation that would leave fewer is refused (PutFunctionConcurrency, hence the stack).
 UNRESERVED_MINIMUM = 100
-_KEY_IN_DESCRIPTION = re.compile(r"\((layers/[^()]+\.zip)\)$")
 
 
 def check_layers(cfg: Config, built: list[layers.BuiltLayer]) -> None:
@@ -103,12 +102,12 @@ def _pinned_size(aws: Aws, arn: str, bucket: str | None) -> int:
     description with "(<key>)"), else the copy GetLayerVersion offers for download."""
     layer_arn, number = arn.rsplit(":", 1)
     version = aws.lam.get_layer_version(LayerName=layer_arn, VersionNumber=int(number))
-    key = _KEY_IN_DESCRIPTION.search(version.get("Description") or "")
+    key = layerdescription.content_key(version.get("Description") or "")
     location = (version.get("Content") or {}).get("Location") or ""
     with tempfile.TemporaryFile() as tmp:
         try:
             if bucket and key:
-                aws.s3.download_fileobj(bucket, key.group(1), tmp)
+                aws.s3.download_fileobj(bucket, key, tmp)
             elif location.startswith("https://"):
                 with urllib.request.urlopen(location, timeout=300) as response:
                     shutil.copyfileobj(response, tmp, 1 << 20)

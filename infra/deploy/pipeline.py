@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import botocore.exceptions
 
+from infra import layerdescription
 from infra.deploy import artifacts, contract, layers, limits, package, stacks, templates
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
@@ -158,7 +159,7 @@ def _published_version(
             f"stack {stack} reports no LayerVersionArn output",
             f"inspect it (`aws cloudformation describe-stacks --stack-name {stack}`)",
         )
-    description = f"{params['Packages']} ({params['ContentKey']})"  # as layer.yaml builds it
+    description = layerdescription.describe(params["Packages"], params["ContentKey"])
     pages = aws.lam.get_paginator("list_layer_versions").paginate(LayerName=params["LayerName"])
     try:
         for page in pages:

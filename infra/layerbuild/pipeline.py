@@ -29,6 +29,7 @@ from infra.layerbuild.config import (
 )
 from infra.layerbuild.environment import ca_bundle
 from infra.layerbuild.errors import LayerBuildError
+from infra.layerbuild.interpreter import find_host_interpreter
 from infra.layerbuild.runtime import ensure_runtime
 from infra.layerbuild.slim import slim
 from infra.layerbuild.tags import platform_tags
@@ -268,7 +269,7 @@ def verify_target(
     image = verify.smoke_image() if target.arch != "x86_64" else None
     if image:
         return _smoke_in_container(layers, runtime_dir, target, function_root, image, out)
-    interpreter = getattr(builder, "interpreter", None) or bytecode.find_host_interpreter(target)
+    interpreter = getattr(builder, "interpreter", None) or find_host_interpreter(target)
     if target.arch != "x86_64" or interpreter is None:
         why = (
             "arm64 cannot run here"

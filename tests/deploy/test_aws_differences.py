@@ -14,15 +14,16 @@ from types import SimpleNamespace
 
 import pytest
 
+from infra import layerdescription
 from infra.deploy import layers, limits, stacks
 from infra.deploy.aws import Aws, connect, local_mode_endpoint
 from infra.deploy.destroy import destroy
 from infra.deploy.errors import DeployError
-from infra.deploy.lookup import describe_app
 from infra.deploy.pipeline import deploy
 from infra.deploy.redrive import redrive
 from infra.local.discover import discover
 from infra.local.instance import lambda_environment
+from tests.deploy.deployed_app import describe_app
 from tests.deploy.test_destroy_redrive import _destination_record
 
 # --- local mode ---------------------------------------------------------------------------
@@ -189,7 +190,7 @@ def test_layer_descriptions_fit_in_256_characters_whatever_the_name(make_config)
     packages = {f"package-{i}": "1.2.3" for i in range(40)}
     for name in ("pandas", "a" * 60, "b" * 97):
         layer = layers.BuiltLayer(name, 10, None, "f" * 64, packages)
-        description = f"{layer.describe_packages()} ({layer.key})"  # as layer.yaml builds it
+        description = layerdescription.describe(layer.describe_packages(), layer.key)
         assert len(description) <= layers.MAX_DESCRIPTION, name
         assert len(layer.describe_packages()) <= layers.MAX_PACKAGES
         assert description.endswith(f" (layers/{name}/{'f' * 64}.zip)")  # the key stays whole
