@@ -110,7 +110,7 @@ def main() -> int:
         size = _generate(tmp / "big.csv", mb)
         print(f"generated {size / 2**20:.0f} MB from the corpus; deploying to {moto.url}…")
         _run([py, "-m", "infra.deploy", "deploy"], _env({
-            **moto.env(), "STACK": STACK, "RUNTIME": RUNTIME, "ARCH": ARCH,
+            **moto.deployer_env(), "STACK": STACK, "RUNTIME": RUNTIME, "ARCH": ARCH,
             "DEPLOY_POLL_SECONDS": "0.2", "FANOUT_THRESHOLD_MB": "10485760",
         }))  # fmt: skip
         service = LocalLambdaService(moto.env(), ROOT / ".local" / "cache", run_dir=tmp,
