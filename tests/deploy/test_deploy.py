@@ -162,10 +162,11 @@ def test_role_policy_as_moto_stores_it(aws, make_config, log):
     assert sorted(by_sid["ReadInputs"]["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
     outputs = app["function"]["environment"]["OUTPUT_BUCKET"]
     assert by_sid["WriteResults"]["Resource"] == [
-        f"arn:aws:s3:::{outputs}/{prefix}/*"
-        for prefix in ("scored", "reports", "errors", "tmp", "backfill")
+        f"arn:aws:s3:::{outputs}/{prefix}/*" for prefix in ("scored", "reports", "errors")
     ]
     # AWS's LogGroup Arn attribute ends with ":*", moto's does not.
+    assert by_sid["FanoutTemporaryObjects"]["Resource"] == f"arn:aws:s3:::{outputs}/tmp/fanout/*"
+    assert by_sid["BackfillRecords"]["Resource"] == f"arn:aws:s3:::{outputs}/backfill/*"
     log_group = by_sid["OwnLogs"]["Resource"].split(":log-group:")[1].removesuffix(":*")
     assert log_group == f"/aws/lambda/{cfg.app_stack}-score"
     assert by_sid["FailureDestination"]["Resource"] == app["event_invoke_config"]["on_failure"]
