@@ -97,7 +97,8 @@ def local_service(run_dir: Path):
         env = moto.env()
         deploy_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         # MaxConcurrency 16: the local interpreter's minimum, and plenty for two instances.
-        deploy_env.update(env, STACK=STACK, DEPLOY_POLL_SECONDS="0.2", FANOUT_MAX_CONCURRENCY="16")
+        deploy_env.update(moto.deployer_env(), STACK=STACK, DEPLOY_POLL_SECONDS="0.2",
+                          FANOUT_MAX_CONCURRENCY="16")  # fmt: skip
         done = subprocess.run([sys.executable, "-m", "infra.deploy", "deploy"], cwd=ROOT,
                               env=deploy_env, capture_output=True, text=True)  # fmt: skip
         if done.returncode:

@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from csv_sentiment.events import output_keys
+from infra.endpoint import LOCAL_MODE_ENV
 from infra.local import logs
 from infra.local.prepare import isolated_env
 from tests.paths import ROOT
@@ -35,8 +36,8 @@ def backfill(local, timeout: float = 600, **env: str) -> subprocess.CompletedPro
 
 
 def redeploy(local, **env: str) -> None:
-    full = isolated_env({**local.endpoint, "RUNTIME": local.runtime, "STACK": local.stack,
-                         "DEPLOY_POLL_SECONDS": "0.2", **env})  # fmt: skip
+    full = isolated_env({**local.endpoint, **LOCAL_MODE_ENV, "RUNTIME": local.runtime,
+                         "STACK": local.stack, "DEPLOY_POLL_SECONDS": "0.2", **env})  # fmt: skip
     done = subprocess.run([sys.executable, "-m", "infra.deploy", "deploy"], cwd=ROOT, env=full,
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
