@@ -86,6 +86,13 @@ def executions(local) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
+def local(local_of_its_own):
+    """A service of this module's own: its thousand objects, fan-out and redeploys would
+    disturb the other modules' listings and log counts."""
+    return local_of_its_own
+
+
+@pytest.fixture(scope="module")
 def archive(local):
     keys = [f"{ARCHIVE}day-{i // 100:02d}/file-{i:04d}.csv" for i in range(COUNT)]
     put_many(local, keys)
