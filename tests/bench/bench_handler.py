@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import itertools
 import json
 import os
 import resource
@@ -78,49 +79,45 @@ MAX_CELL = 2_097_152  # MAX_CELL_CHARS default
 MAX_TEXT = 100_000  # MAX_TEXT_CHARS default
 
 
-def _gz_lines(path: Path, lines) -> None:
+def _gz_lines(path: Path, header: bytes, lines) -> None:
     with gzip.open(path, "wb", compresslevel=6) as f:
+        f.write(header)
         for line in lines:
             f.write(line)
 
 
 def hostile_inputs(tmp: Path, scale: float = 1.0) -> dict[str, Path]:
-    """name -> gzip file. `scale` < 1 shrinks the row counts for a quick proof run."""
-    n = lambda k: max(2, int(k * scale))  # noqa: E731
-    word = "good 😀 " * (MAX_TEXT // 7 - 1)  # just under MAX_TEXT_CHARS, 4-byte characters
+    """name -> gzip file, written line by line (this process never holds one whole: each
+    entry gives its header and a generator of lines). `scale`
+    < 1 shrinks the row counts for a quick proof run."""
+
+    def n(k: int) -> int:
+        return max(2, int(k * scale))
+
+    text = ("good 😀 " * (MAX_TEXT // 7 - 1)).encode()  # just under MAX_TEXT_CHARS, emoji
+    header = b",".join(b"c%d" % i for i in range(999)) + b",text\n"
     files = {
-        "one record of 5 M tiny quoted multi-line fields": (
-            b"id,text\n",
-            b'1,"' + b'a\n","' * n(5_000_000) + b'z"\n',
-        ),
-        "200 rows of 2 M-character cells": (
-            b"id,text\n",
-            *(b'%d,"%s"\n' % (i, b"x" * (MAX_CELL - 8)) for i in range(n(200))),
-        ),
-        "200 rows of 2 M-character emoji cells": (
-            b"id,text\n",
-            *(b'%d,"%s"\n' % (i, "😀".encode() * (MAX_CELL - 8)) for i in range(n(200))),
-        ),
-        "2,200 rows of 95 k-character texts": (
-            b"id,text\n",
-            *(b'%d,"%s"\n' % (i, (b"so good, " * 10_555)) for i in range(n(2200))),
-        ),
-        "2,200 rows of 100 k-character emoji texts": (
-            b"id,text\n",
-            *(b'%d,"%s"\n' % (i, word.encode()) for i in range(n(2200))),
-        ),
-        "4 M-character line of 2-character fields": (
-            b"text," + b"ab," * (MAX_CELL * 2 // 3 - 4) + b"z\n",
-        ),
-        "1,000 columns x 50 k rows of short fields": (
-            b",".join(b"c%d" % i for i in range(999)) + b",text\n",
-            *(b"1," * 999 + b"ok\n" for _ in range(n(50_000))),
-        ),
-    }
+        "one record of 20 M tiny quoted multi-line fields": lambda: (
+            b"id,text\n", itertools.chain([b'1,"'], (b'a\n","' * 1_000_000 for _ in range(n(20))),
+                                          [b'z"\n'])),
+        "200 rows of 2 M-character cells": lambda: (
+            b"id,text\n", (b'%d,"%s"\n' % (i, b"x" * (MAX_CELL - 8)) for i in range(n(200)))),
+        "200 rows of 2 M-character emoji cells": lambda: (
+            b"id,text\n", (b'%d,"%s"\n' % (i, "😀".encode() * (MAX_CELL - 8))
+                            for i in range(n(200)))),
+        "2,200 rows of 95 k-character texts": lambda: (
+            b"id,text\n", (b'%d,"%s"\n' % (i, b"so good, " * 10_555) for i in range(n(2200)))),
+        "2,200 rows of 100 k-character emoji texts": lambda: (
+            b"id,text\n", (b'%d,"%s"\n' % (i, text) for i in range(n(2200)))),
+        "4 M-character line of 2-character fields": lambda: (
+            b"text," + b"ab," * (MAX_CELL * 2 // 3 - 4) + b"z\n", ()),
+        "1,000 columns x 50 k rows of short fields": lambda: (
+            header, (b"1," * 999 + b"ok\n" for _ in range(n(50_000)))),
+    }  # fmt: skip
     out = {}
     for i, (name, lines) in enumerate(files.items()):
         out[name] = tmp / f"hostile-{i}.csv.gz"
-        _gz_lines(out[name], lines)
+        _gz_lines(out[name], *lines())
     return out
 
 
@@ -128,6 +125,15 @@ def hostile_inputs(tmp: Path, scale: float = 1.0) -> dict[str, Path]:
 
 
 def _peak_mb() -> float:
+    """This process's peak RSS. VmHWM belongs to the process's own memory map: ru_maxrss
+    would also count the parent's peak, which an exec'd child inherits on Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
