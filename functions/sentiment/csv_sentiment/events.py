@@ -1,4 +1,5 @@
-"""S3 event records → the objects to score. Keys are URL-decoded here, once."""
+"""S3 event records → the objects to score (keys URL-decoded here, once), and the one mapping
+from a source key to its output keys."""
 
 from __future__ import annotations
 
