@@ -100,3 +100,25 @@ def test_a_key_whose_outputs_exceed_s3s_limit_gets_a_hashed_error_report_and_not
     (only,) = harness.listing()
     assert only.startswith("errors/_too-long/") and only == report["outputs"]["error"]
     assert harness.json(only)["source"]["key"] == key
+
+
+class CountingScorer:
+    """The in-process scorer, counting the batches submitted to it."""
+
+    def __init__(self, inner):
+        self.inner, self.batches = inner, []
+        self.name, self.workers = inner.name, inner.workers
+
+    def submit(self, texts):
+        self.batches.append(len(texts))
+        return self.inner.submit(texts)
+
+
+def test_a_batch_ends_at_chunk_mb_of_parsed_rows_not_only_at_chunk_rows(harness):
+    blob = "x" * 320_000  # ~1.3 MB parsed (4 bytes a character): more than CHUNK_MB=1
+    harness.put("input/wide-rows.csv", ("id,blob,text\n" + f"1,{blob},so good\n" * 6).encode())
+    harness.scorer = CountingScorer(harness.scorer)
+    report = harness.process("input/wide-rows.csv", CHUNK_MB="1")
+    assert report["rows"]["scored"] == 6
+    assert harness.scorer.batches == [1] * 6  # one row a batch, though CHUNK_ROWS is 2000
+    assert [r[1] for r in harness.rows("scored/wide-rows.csv")[1:]] == [blob] * 6
