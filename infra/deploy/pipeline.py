@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import botocore.exceptions
 
 from infra import layerdescription
-from infra.deploy import artifacts, contract, layers, limits, package, stacks, templates
+from infra.deploy import artifacts, contract, layers, limits, memory, package, stacks, templates
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
@@ -27,6 +27,7 @@ class DeployReport:
 
 def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report = DeployReport()
+    memory.check(cfg, say)  # first: a MEMORY the function would refuse at every cold start
     function_zip = package.build(cfg.function_dir, cfg.build_dir / "function.zip")
     say(f"function: {function_zip.path} ({function_zip.size} bytes, {function_zip.sha256[:12]}…)")
     built = layers.select(cfg.build_dir / "layers", cfg.runtime, cfg.arch)
