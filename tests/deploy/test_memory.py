@@ -41,7 +41,7 @@ def test_the_templates_floor_holds_the_default_settings_worst_case_and_no_more_t
     assert int(MEMORY_SIZE["MaxValue"]) == 10240  # Lambda's largest
     # The function itself refuses just below its worst case and accepts it (its cold start).
     env = {"OUTPUT_BUCKET": "out-bucket", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(needed(1) - 1)}
-    with pytest.raises(SettingsError, match="more than the function.s"):
+    with pytest.raises(SettingsError, match="more than the function"):
         Settings.from_env(env)
     Settings.from_env({**env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(needed(1))})
 
