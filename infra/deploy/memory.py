@@ -25,9 +25,9 @@ from infra.deploy.errors import DeployError
 PROBE = Path(__file__).with_name("memory_probe.py")
 
 
-def worst_case(cfg: Config) -> dict[str, Any]:
-    """The function's worst case at MEMORY for the deployer's SCORING_WORKERS (see the probe)."""
-    low, high = memory_range()
+def worst_case(cfg: Config, low: int, high: int) -> dict[str, Any]:
+    """The function's worst case at MEMORY for the deployer's SCORING_WORKERS, and the sizes
+    from low to high MB that fit (see the probe)."""
     args = [cfg.function_dir, cfg.memory, cfg.scoring_workers, WORKERS[1], low, high]
     done = subprocess.run(
         [sys.executable, "-I", "-S", str(PROBE), *map(str, args)],
@@ -51,8 +51,8 @@ def memory_range() -> tuple[int, int]:
 
 
 def check(cfg: Config, say: Callable[[str], None]) -> None:
-    found = worst_case(cfg)
-    floor = memory_range()[0]
+    floor, high = memory_range()
+    found = worst_case(cfg, floor, high)
     workers = cfg.scoring_workers
     if workers == "auto":
         workers = f"auto, {found['workers']} at MEMORY={cfg.memory}"
