@@ -139,27 +139,28 @@ def test_deploy_refuses_before_any_stack_changes(aws, make_config, log):
     assert stacks.describe(aws.cfn, cfg.app_stack) is None
 
 
-def test_the_cli_prints_the_refusal_not_a_traceback(tmp_path, moto_server):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "MEMORY": "256",
-           "STACK": "memory-cli", **moto_server.deployer_env()}  # fmt: skip
+def _refused_by(module: str, command: str, home, **env: str) -> subprocess.CompletedProcess:
+    """`python -m <module> <command>` as make runs it: exit 1 with a message, no traceback."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), **env}
     done = subprocess.run(
-        [sys.executable, "-m", "infra.deploy", "deploy"],
+        [sys.executable, "-m", module, command],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def test_the_cli_prints_the_refusal_not_a_traceback(tmp_path, moto_server):
+    done = _refused_by("infra.deploy", "deploy", tmp_path, MEMORY="256", STACK="memory-cli",
+                       **moto_server.deployer_env())  # fmt: skip
     assert "error: MEMORY=256 cannot hold the scoring function's worst case" in done.stderr
     assert f"next: deploy with MEMORY={FLOOR} or more" in done.stderr
     assert "memory-cli-bootstrap" not in done.stdout + done.stderr
 
 
 def test_local_up_refuses_before_building_or_starting_anything(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LOCAL_STATE_DIR": str(tmp_path),
-           "MEMORY": "1024", "SCORING_WORKERS": "3"}  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "infra.local", "up"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    done = _refused_by("infra.local", "up", tmp_path, LOCAL_STATE_DIR=str(tmp_path),
+                       MEMORY="1024", SCORING_WORKERS="3")  # fmt: skip
     assert "error: step 'settings' failed: MEMORY=1024 cannot hold" in done.stderr
     assert f"next: deploy with MEMORY={needed(3)} or more or SCORING_WORKERS=2" in done.stderr
     assert "==> [1/" not in done.stdout  # no layer build, no endpoint
