@@ -303,11 +303,12 @@ class Fanout:
         encoding = csvio.Encoding(codec, enc["name"], enc["fallback"])
         counter = _Count(_iter_range(self.s3, plan["source"], item.start, item.end))
         data = csvio.limit_bytes(counter, settings.max_input_bytes)
-        lines = csvio.iter_lines(data, encoding, 2 * settings.max_cell_chars)
+        budget = csvio.RecordBudget(settings.record_limit_bytes, plan["delimiter"])
+        lines = csvio.iter_lines(csvio.decode(data, encoding), budget)
         csv.field_size_limit(settings.max_cell_chars)
         reader = csv.reader(lines, delimiter=plan["delimiter"], strict=True)
         reader = _LineOffset(reader, item.first_line)
-        records = _Records(reader, settings)
+        records = _Records(reader, settings, budget)
         header = plan["header"]
         start_line = item.first_line
         if item.index == 0:
@@ -325,7 +326,7 @@ class Fanout:
             if item.index == 0:
                 head = output_header(header, settings.neutralise_formulas)
                 out.write(csvio.format_rows([head]).encode("utf-8"))
-            for chunk, ends in _batches(records, settings.chunk_rows, item):
+            for chunk, ends in _batches(records, item):
                 self._check_time(item)
                 batch = rows.prepare(chunk, ends)
                 scored = rows.finish(batch, self.scorer.submit(batch.texts).result())
@@ -480,12 +481,12 @@ class _Count:
             yield chunk
 
 
-def _batches(records, size: int, item: ranges.Range) -> Iterator[tuple[list, list]]:
+def _batches(records, item: ranges.Range) -> Iterator[tuple[list, list]]:
     """The range's records in batches. Parsing is strict, as in one invocation: a range that
     ends inside a quoted field fails with "never closed"; for any range but the last that
     means the cut was wrong (a quote the count took for an opening one), said as such."""
     try:
-        yield from records.batches(size)
+        yield from records.batches()
     except MalformedRow as exc:
         if item.last or "never closed" not in exc.message:
             raise
