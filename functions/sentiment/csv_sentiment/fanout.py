@@ -216,7 +216,7 @@ class Fanout:
                 "smaller .gz files that one invocation can score each",
             )
         job_ = Job(self.settings, self.s3, self.scorer, self.request_id, self.remaining_ms)
-        opened = job_._open_records(src, job["column_setting"])  # reads only the file's start
+        opened = job_.open_records(src, job["column_setting"])  # reads only the file's start
         encoding, delimiter = opened.encoding, opened.delimiter
         header, header_end, text_index = opened.header, opened.header_end, opened.text_index
         del opened  # its read-ahead thread stops when the stream is released
@@ -294,7 +294,7 @@ class Fanout:
         return {"index": item.index, "rows": result["rows"]}
 
     def _score_range(self, plan: dict, item: ranges.Range, out_key: str) -> dict:
-        from csv_sentiment.job import CSV_CONTENT_TYPE, _Records
+        from csv_sentiment.job import CSV_CONTENT_TYPE, Records
 
         settings = self.settings
         enc = plan["encoding"]
@@ -308,7 +308,7 @@ class Fanout:
         csv.field_size_limit(settings.max_cell_chars)
         reader = csv.reader(lines, delimiter=plan["delimiter"], strict=True)
         reader = _LineOffset(reader, item.first_line)
-        records = _Records(reader, settings, budget)
+        records = Records(reader, settings, budget)
         header = plan["header"]
         start_line = item.first_line
         if item.index == 0:
