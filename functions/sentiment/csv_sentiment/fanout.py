@@ -17,9 +17,10 @@ import csv
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -35,6 +36,9 @@ from csv_sentiment.errors import (
 )
 from csv_sentiment.events import output_keys
 from csv_sentiment.settings import Settings
+
+if TYPE_CHECKING:
+    from csv_sentiment.job import Records
 
 KIND_PREFIX = "sentiment."
 PLAN, COUNT, CUT, RANGE, ASSEMBLE = (
@@ -294,31 +298,13 @@ class Fanout:
         return {"index": item.index, "rows": result["rows"]}
 
     def _score_range(self, plan: dict, item: ranges.Range, out_key: str) -> dict:
-        from csv_sentiment.job import CSV_CONTENT_TYPE, Records
+        from csv_sentiment.job import CSV_CONTENT_TYPE
 
         settings = self.settings
-        enc = plan["encoding"]
-        # A BOM is stripped once, at the start of the file; U+FEFF later on is data.
-        codec = "utf-8" if enc["codec"] == "utf-8-sig" and item.start > 0 else enc["codec"]
-        encoding = csvio.Encoding(codec, enc["name"], enc["fallback"])
         counter = _Count(_iter_range(self.s3, plan["source"], item.start, item.end))
         data = csvio.limit_bytes(counter, settings.max_input_bytes)
-        budget = csvio.RecordBudget(settings.record_limit_bytes, plan["delimiter"])
-        lines = csvio.iter_lines(csvio.decode(data, encoding), budget)
-        csv.field_size_limit(settings.max_cell_chars)
-        reader = csv.reader(lines, delimiter=plan["delimiter"], strict=True)
-        reader = _LineOffset(reader, item.first_line)
-        records = Records(reader, settings, budget)
+        records, rows = open_range(data, plan, item, settings)
         header = plan["header"]
-        start_line = item.first_line
-        if item.index == 0:
-            records.header()
-            start_line = plan["header_end_line"]
-        rows = RowScorer(
-            width=len(header), text_index=plan["text_index"],
-            max_text_chars=settings.max_text_chars,
-            neutralise_formulas=settings.neutralise_formulas, header_end_line=start_line,
-        )  # fmt: skip
         out = s3io.OutputObject(
             self.s3, settings.output_bucket, out_key, settings.part_size_bytes, CSV_CONTENT_TYPE
         )
@@ -479,6 +465,38 @@ class _Count:
         for chunk in self._chunks:
             self.count += len(chunk)
             yield chunk
+
+
+def open_range(
+    chunks: Iterable[bytes], plan: dict, item: ranges.Range, settings: Settings
+) -> tuple[Records, RowScorer]:
+    """One range's bytes as records (the header skipped in range 0), read with the decoder,
+    record budget and strict parser of one invocation (job.Records), and the RowScorer that
+    checks and prepares them. Every error names the file's own lines and byte offsets:
+    `item.first_line` (the LFs before the range, from the count's prefix sums) and
+    `item.start` offset the decoder, the line splitter, the reader, the records and the rows."""
+    from csv_sentiment.job import Records
+
+    enc = plan["encoding"]
+    # A BOM is stripped once, at the start of the file; U+FEFF later on is data.
+    codec = "utf-8" if enc["codec"] == "utf-8-sig" and item.start > 0 else enc["codec"]
+    encoding = csvio.Encoding(codec, enc["name"], enc["fallback"])
+    budget = csvio.RecordBudget(settings.record_limit_bytes, plan["delimiter"])
+    texts = csvio.decode(chunks, encoding, first_byte=item.start, first_line=item.first_line)
+    lines = csvio.iter_lines(texts, budget, first_line=item.first_line)
+    csv.field_size_limit(settings.max_cell_chars)
+    reader = csv.reader(lines, delimiter=plan["delimiter"], strict=True)
+    records = Records(_LineOffset(reader, item.first_line), settings, budget, item.first_line)
+    rows_start = item.first_line
+    if item.index == 0:
+        records.header()
+        rows_start = plan["header_end_line"]
+    rows = RowScorer(
+        width=len(plan["header"]), text_index=plan["text_index"],
+        max_text_chars=settings.max_text_chars,
+        neutralise_formulas=settings.neutralise_formulas, header_end_line=rows_start,
+    )  # fmt: skip
+    return records, rows
 
 
 def _batches(records, item: ranges.Range) -> Iterator[tuple[list, list]]:

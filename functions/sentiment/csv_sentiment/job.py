@@ -344,18 +344,20 @@ def _peek(items: Iterator, size: int) -> tuple[list, Iterator]:
 
 class Records:
     """Parsed records in batches, with the line each ends on; csv errors become input errors.
-    Public: the fan-out reads each byte range of a big file with it.
+    Public: the fan-out reads each byte range of a big file with it (`first_line`: the lines
+    before the range, so errors name the file's own lines; the reader's `line_num` must
+    count from the start of the file too).
 
     Parsing is strict: a quote never closed before the end of the file, or a quoted cell
     followed by anything but the delimiter or a line end, is an error naming the line, because
     the lenient reading of those (the rest of the file as one cell; a backslash-escaped quote
     cutting a text and shifting its tail into the next column) silently changes the data."""
 
-    def __init__(self, reader, settings: Settings, budget: csvio.RecordBudget):
+    def __init__(self, reader, settings: Settings, budget: csvio.RecordBudget, first_line: int = 0):
         self._reader = reader
         self._settings = settings
         self._budget = budget  # fed by the lines the reader reads; marked after each record
-        self._last_end = 0  # the line the last complete record ended on
+        self._last_end = first_line  # the line the last complete record ended on
 
     def _fail(self, exc: csv.Error, ends: list[int]) -> InputError:
         line = self._reader.line_num
