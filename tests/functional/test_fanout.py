@@ -300,6 +300,27 @@ def test_an_error_in_the_third_range_names_the_line_one_invocation_names(setup, 
     assert setup.listing("tmp/") == [] and setup.open_uploads() == []
 
 
+def test_a_file_above_max_input_mb_is_refused_at_plan_time_as_one_invocation_would(
+    setup, corpus_path
+):
+    setup.use(max_input_bytes=2 * 2**20)  # the 3.2 MB corpus: above it, its 1 MiB ranges not
+    setup.put("input/huge.csv", corpus_path.read_bytes())
+    single = setup.process("input/huge.csv", with_fanout=False)["error"]
+    assert single["code"] == "limit_exceeded" and "MAX_INPUT_MB" in single["message"]
+
+    handed = setup.process("input/huge.csv")
+    done = setup.wait(handed["execution_arn"])
+    assert done["status"] == "FAILED" and done.get("error") == "FileFailed"
+    error = json.loads(setup.get("errors/huge.csv.json"))["error"]
+    assert error["code"] == single["code"] and error["expected"] == single["expected"]
+    assert error["message"].startswith(single["message"])  # what one invocation says, and:
+    assert "applies to the whole file" in error["message"] and "object's size" in error["message"]
+    assert error["size"] == corpus_path.stat().st_size
+    kinds = {c["kind"] for c in setup.served.calls}
+    assert kinds == {fanout.PLAN}  # refused before any range was counted or scored
+    assert setup.listing("tmp/") == [] and "scored/huge.csv" not in setup.listing("scored/")
+
+
 def test_a_failed_attempt_can_be_retried(setup, corpus_path):
     data = _corpus_with_edges(corpus_path.read_bytes(), 1)
     setup.put("input/retry.csv", data)

@@ -49,7 +49,7 @@ def gunzip(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
             if out:
                 produced += len(out)
                 if produced > max_bytes:
-                    raise _too_big(max_bytes, compressed=True)
+                    raise input_too_big(max_bytes, compressed=True)
                 yield out
             if inflater.eof:  # the next member, if any, starts in unused_data
                 member_open = False
@@ -69,11 +69,12 @@ def limit_bytes(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
     for chunk in chunks:
         total += len(chunk)
         if total > max_bytes:
-            raise _too_big(max_bytes, compressed=False)
+            raise input_too_big(max_bytes, compressed=False)
         yield chunk
 
 
-def _too_big(max_bytes: int, compressed: bool) -> LimitExceeded:
+def input_too_big(max_bytes: int, compressed: bool) -> LimitExceeded:
+    """MAX_INPUT_MB exceeded (public: the fan-out refuses a big file by its size with it)."""
     what = "decompresses to more than" if compressed else "is larger than"
     return LimitExceeded(
         f"the file {what} {max_bytes // (1024 * 1024)} MiB (MAX_INPUT_MB)",

@@ -219,6 +219,8 @@ class Fanout:
                 expected="an uncompressed CSV (byte ranges need offsets into the file), or "
                 "smaller .gz files that one invocation can score each",
             )
+        if src.size > self.settings.max_input_bytes:  # the whole file's limit, not a range's
+            raise _file_too_big(src.size, self.settings.max_input_bytes)
         job_ = Job(self.settings, self.s3, self.scorer, self.request_id, self.remaining_ms)
         opened = job_.open_records(src, job["column_setting"])  # reads only the file's start
         encoding, delimiter = opened.encoding, opened.delimiter
@@ -302,8 +304,7 @@ class Fanout:
 
         settings = self.settings
         counter = _Count(_iter_range(self.s3, plan["source"], item.start, item.end))
-        data = csvio.limit_bytes(counter, settings.max_input_bytes)
-        records, rows = open_range(data, plan, item, settings)
+        records, rows = open_range(counter, plan, item, settings)  # MAX_INPUT_MB: at plan time
         header = plan["header"]
         out = s3io.OutputObject(
             self.s3, settings.output_bucket, out_key, settings.part_size_bytes, CSV_CONTENT_TYPE
@@ -536,6 +537,17 @@ def _not_a_boundary(item: ranges.Range, line: int) -> MalformedRow:
         expected="RFC 4180 CSV: quote a cell that contains a quote and double the quote "
         '("32"" TV"), or a file small enough for one invocation',
         line=line,
+    )
+
+
+def _file_too_big(size: int, max_bytes: int) -> LimitExceeded:
+    """One invocation's MAX_INPUT_MB error, said at plan time from the object's size."""
+    one = csvio.input_too_big(max_bytes, compressed=False)
+    return LimitExceeded(
+        f"{one.message}: it is {size} bytes. The limit applies to the whole file, as in one "
+        "invocation, so the fan-out refused it from the object's size before any range was read",
+        expected=one.expected,
+        size=size,
     )
 
 
