@@ -220,9 +220,7 @@ def test_a_multi_range_file_is_byte_identical_to_one_invocation(setup, corpus_pa
 
 
 def test_parts_of_five_mib_and_more_are_copied_server_side(setup, corpus_path):
-    from dataclasses import replace
-
-    setup.settings = replace(setup.settings, range_bytes=6 * 1024 * 1024)
+    setup.use(range_bytes=6 * 1024 * 1024)  # the hand-off and the steps too, not just the job
     data = _corpus_with_edges(corpus_path.read_bytes(), 4)  # ~12.8 MB: 3 ranges of 6 MB
     setup.put("input/parts.csv", data)
     expected_rows = setup.process("input/parts.csv", with_fanout=False)["rows"]
@@ -231,7 +229,8 @@ def test_parts_of_five_mib_and_more_are_copied_server_side(setup, corpus_path):
     handed = setup.process("input/parts.csv")
     assert setup.wait(handed["execution_arn"])["status"] == "SUCCEEDED"
     assert setup.get("scored/parts.csv") == expected
-    assert json.loads(setup.get("reports/parts.csv.json"))["rows"] == expected_rows
+    report = json.loads(setup.get("reports/parts.csv.json"))
+    assert report["rows"] == expected_rows and report["fanout"]["ranges"] == 3
     head = setup.s3.head_object(Bucket=setup.buckets["output"], Key="scored/parts.csv")
     assert head["ETag"].strip('"').endswith("-3")  # one part per range output (>= 5 MiB)
 
