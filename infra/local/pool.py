@@ -10,6 +10,12 @@ from collections.abc import Callable
 from infra.local.instance import Instance, Invocation
 
 
+class PoolRetired(RuntimeError):
+    """The pool was retired by a redeploy while a request waited for an instance: the request
+    has not started, so the caller sends it to the new deployment's pool (as Lambda runs
+    queued events on the new version; only in-flight ones finish on the old code)."""
+
+
 class Pool:
     def __init__(self, factory: Callable[[], Instance], limit: int):
         self._factory = factory
@@ -18,6 +24,7 @@ class Pool:
         self._all: list[Instance] = []
         self._cond = threading.Condition()
         self._closed = False
+        self._retired = False
 
     def invoke(self, payload: bytes, request_id: str | None = None) -> Invocation:
         instance = self._acquire()
@@ -29,6 +36,8 @@ class Pool:
     def _acquire(self) -> Instance:
         with self._cond:
             while True:
+                if self._retired:
+                    raise PoolRetired("the function was redeployed; run this on its new pool")
                 if self._closed:
                     raise RuntimeError("the function's instances are stopped")
                 while self._idle:
@@ -65,7 +74,7 @@ class Pool:
         """No new requests; idle instances stop now, busy ones when their request ends (a
         redeploy: in-flight invocations finish on the old code, as on Lambda)."""
         with self._cond:
-            self._closed = True
+            self._closed = self._retired = True
             idle, self._idle = self._idle, []
             for instance in idle:
                 self._all.remove(instance)

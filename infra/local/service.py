@@ -24,7 +24,7 @@ from infra.local.discover import Deployment, Function
 from infra.local.instance import Instance, Invocation
 from infra.local.layout import Layout, materialise
 from infra.local.logs import LogStore
-from infra.local.pool import Pool
+from infra.local.pool import Pool, PoolRetired
 from infra.local.rie import ensure_rie
 from infra.local.runtime import Runtime, resolve
 
@@ -126,19 +126,14 @@ class LocalLambdaService:
                 except Exception as exc:  # reported; other functions still run
                     problems.append(f"function {name}: cannot be served: {exc}")
                     continue
-                if current:
-                    current.pool.retire()
-                    self._retired.append(current.pool)
-                self.served[name] = served
+                self._replace(name, served)
                 layers = ", ".join(layer.key.split("/")[1] for layer in fn.layers) or "no layers"
                 self.say(
                     f"[local-lambda] serving {name} ({fn.runtime}, {fn.memory} MB, "
                     f"{fn.timeout} s, {layers}; up to {served.pool.limit} instances)"
                 )
             for name in set(self.served) - set(dep.functions):
-                gone = self.served.pop(name).pool
-                gone.retire()
-                self._retired.append(gone)
+                self._replace(name, None)
             buckets = {n.bucket for n in dep.notifications}
             for bucket in buckets:
                 self._watcher.watch(bucket)
@@ -149,6 +144,20 @@ class LocalLambdaService:
             self.problems = problems
             self.deployment = dep
             return dep
+
+    def _replace(self, name: str, served: Served | None) -> None:
+        """Serve `name` from `served` (None: no longer deployed) and retire the old pool. The
+        new pool is in place first, so that requests still waiting in the old one's queue
+        move to it (see _invoke); only in-flight requests finish on the old instances."""
+        with self._lock:
+            old = self.served.get(name)
+            if served is None:
+                self.served.pop(name, None)
+            else:
+                self.served[name] = served  # one assignment: no moment without a pool
+            if old is not None:
+                old.pool.retire()
+                self._retired.append(old.pool)
 
     def _serve(self, fn: Function) -> Served:
         key = (fn.runtime, fn.arch)
@@ -207,12 +216,16 @@ class LocalLambdaService:
         return self._async.submit(name, event)
 
     def _invoke(self, name: str, body: bytes, request_id: str | None) -> Invocation:
-        served = self.served.get(name)
-        if served is None:
-            raise LookupError(f"function {name} is not deployed (or could not be served)")
-        inv = served.pool.invoke(body, request_id)
-        self.logs.add(name, served.fn.log_group, inv)
-        return inv
+        while True:
+            served = self.served.get(name)
+            if served is None:
+                raise LookupError(f"function {name} is not deployed (or could not be served)")
+            try:
+                inv = served.pool.invoke(body, request_id)
+            except PoolRetired:
+                continue  # it had not started: the redeploy's pool (or LookupError) takes it
+            self.logs.add(name, served.fn.log_group, inv)
+            return inv
 
     @property
     def events(self) -> list[AsyncEvent]:
