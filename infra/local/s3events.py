@@ -1,7 +1,8 @@
 """S3 → Lambda event delivery: watch buckets on the endpoint, build the record S3 would send.
 
 moto does not apply NotificationConfiguration, so new objects are found by listing object
-versions (every client's uploads count: boto3, the AWS CLI, the console of another tool).
+versions under the notifications' prefixes (every client's uploads count: boto3, the AWS CLI,
+the console of another tool).
 The record follows S3's documented event message structure (eventVersion 2.1).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,30 +67,49 @@ def event(records: list[dict]) -> dict:
     return {"Records": records}
 
 
+def covering(prefixes: Iterable[str]) -> tuple[str, ...]:
+    """The fewest prefixes under which every key of `prefixes` lies ("" covers all), so that no
+    key is listed twice."""
+    out: list[str] = []
+    for p in sorted(set(prefixes)):
+        if not any(p.startswith(kept) for kept in out):
+            out.append(p)
+    return tuple(out)
+
+
 class BucketWatcher:
-    """Finds objects created (and delete markers) since the bucket was first seen."""
+    """Finds objects created (and delete markers) since a prefix was first watched, listing only
+    under the prefixes that notifications name (a backfill's thousands of objects elsewhere in
+    the bucket are not listed four times a second)."""
 
     def __init__(self, s3: Any):
         self._s3 = s3
         self._seen: dict[str, set[tuple]] = {}
+        self._prefixes: dict[str, tuple[str, ...]] = {}
 
-    def watch(self, bucket: str) -> None:
-        """Start watching: what the bucket holds now is not new."""
-        if bucket not in self._seen:
-            try:
-                self._seen[bucket] = {ident for ident, _, _ in self._versions(bucket)}
-            except Exception:
-                return  # not created yet; tried again on the next poll
+    def watch(self, bucket: str, prefixes: Iterable[str] = ("",)) -> None:
+        """Watch `bucket` under `prefixes` from now on: what they hold now is not new (S3 sends
+        no events for objects that existed before a notification was configured)."""
+        wanted = covering(prefixes)
+        have = self._prefixes.get(bucket, ())
+        added = [p for p in wanted if not any(p.startswith(h) for h in have)]
+        try:
+            now = {ident for p in added for ident, _, _ in self._versions(bucket, p)}
+        except Exception:
+            return  # not created yet; tried again on the next redeploy
+        self._seen.setdefault(bucket, set()).update(now)
+        self._prefixes[bucket] = wanted
 
     def unwatch_except(self, buckets: set[str]) -> None:
         for b in set(self._seen) - buckets:
             del self._seen[b]
+            self._prefixes.pop(b, None)
 
     def poll(self) -> list[ObjectEvent]:
         found = []
         for bucket, seen in self._seen.items():
             try:
-                versions = list(self._versions(bucket))
+                versions = [v for p in self._prefixes[bucket] for v in self._versions(bucket, p)]
             except Exception:
                 continue
             for ident, ev, _ in sorted(versions, key=lambda v: v[2]):
@@ -97,8 +118,10 @@ class BucketWatcher:
                     found.append(ev)
         return found
 
-    def _versions(self, bucket: str):
-        pages = self._s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
+    def _versions(self, bucket: str, prefix: str):
+        pages = self._s3.get_paginator("list_object_versions").paginate(
+            Bucket=bucket, Prefix=prefix
+        )
         for page in pages:
             for v in page.get("Versions", []):
                 etag = v["ETag"].strip('"')

@@ -136,7 +136,9 @@ class LocalLambdaService:
                 self._replace(name, None)
             buckets = {n.bucket for n in dep.notifications}
             for bucket in buckets:
-                self._watcher.watch(bucket)
+                self._watcher.watch(
+                    bucket, (n.prefix for n in dep.notifications if n.bucket == bucket)
+                )
             self._watcher.unwatch_except(buckets)
             for p in problems:
                 if p not in self.problems:
