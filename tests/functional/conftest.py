@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
+import os
+import sys
 import uuid
 
 import boto3
@@ -18,6 +22,27 @@ def aws_env(moto_server, monkeypatch):
     for name, value in moto_server.env().items():
         monkeypatch.setenv(name, value)
     return moto_server.env()
+
+
+@pytest.fixture
+def load_handler(aws_env, monkeypatch):
+    """Import handler.py afresh with `env` set, as a new Lambda container would."""
+
+    def load(**env):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        sys.modules.pop("handler", None)
+        # Powertools keeps one logging.Logger per service name across imports, whose handler
+        # still writes to the stdout of the test that first imported it; point it at this
+        # test's stdout (capsys), whichever test ran before.
+        service = os.environ.get("POWERTOOLS_SERVICE_NAME", "sentiment")
+        for h in logging.getLogger(service).handlers:
+            if isinstance(h, logging.StreamHandler):
+                h.stream = sys.stdout
+        return importlib.import_module("handler")
+
+    yield load
+    sys.modules.pop("handler", None)
 
 
 @pytest.fixture

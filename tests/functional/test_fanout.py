@@ -384,27 +384,20 @@ def test_a_newer_upload_supersedes_the_run(setup, corpus_path):
 
 
 def test_the_handler_hands_off_big_files_and_refuses_unknown_payload_kinds(
-    setup, corpus_path, monkeypatch, capsys
+    setup, corpus_path, load_handler, capsys
 ):
-    import importlib
-    import sys
-
     from tests.functional.test_handler import Context
 
-    env = {"OUTPUT_BUCKET": setup.buckets["output"], "FANOUT_THRESHOLD_MB": "1",
-           "FANOUT_STATE_MACHINE_ARN": setup.settings.fanout_state_machine_arn}  # fmt: skip
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    sys.modules.pop("handler", None)
-    try:
-        handler = importlib.import_module("handler")
-        with pytest.raises(fanout.RangeFailed, match=r"sentiment\.range/v9"):
-            handler.lambda_handler({"kind": "sentiment.range/v9"}, Context())
-        setup.put("input/h.csv", corpus_path.read_bytes())  # 3.2 MB: above 1 MB
-        event = event_for(setup.s3, setup.buckets["input"], "input/h.csv")
-        (result,) = handler.lambda_handler(event, Context())["results"]
-    finally:
-        sys.modules.pop("handler", None)
+    handler = load_handler(
+        OUTPUT_BUCKET=setup.buckets["output"],
+        FANOUT_THRESHOLD_MB="1",
+        FANOUT_STATE_MACHINE_ARN=setup.settings.fanout_state_machine_arn,
+    )
+    with pytest.raises(fanout.RangeFailed, match=r"sentiment\.range/v9"):
+        handler.lambda_handler({"kind": "sentiment.range/v9"}, Context())
+    setup.put("input/h.csv", corpus_path.read_bytes())  # 3.2 MB: above 1 MB
+    event = event_for(setup.s3, setup.buckets["input"], "input/h.csv")
+    (result,) = handler.lambda_handler(event, Context())["results"]
     assert result["status"] == "handed-off" and result["started"]
     out = capsys.readouterr().out
     assert "refused: unknown payload kind" in out

@@ -1,10 +1,6 @@
 """The Lambda handler end to end: canned S3 events, logs and metrics, duplicates, recursion."""
 
-import importlib
 import json
-import logging
-import os
-import sys
 
 import pytest
 
@@ -20,24 +16,6 @@ class Context:
 
     def get_remaining_time_in_millis(self):
         return 600_000
-
-
-@pytest.fixture
-def load_handler(aws_env, monkeypatch):
-    def load(**env):
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        sys.modules.pop("handler", None)
-        # Powertools keeps one logging.Logger per service name across imports; point its
-        # handler at this test's stdout, as a fresh Lambda container would write there.
-        service = os.environ.get("POWERTOOLS_SERVICE_NAME", "sentiment")
-        for h in logging.getLogger(service).handlers:
-            if isinstance(h, logging.StreamHandler):
-                h.stream = sys.stdout
-        return importlib.import_module("handler")
-
-    yield load
-    sys.modules.pop("handler", None)
 
 
 def lines(capsys):
