@@ -12,18 +12,21 @@ from infra.local.s3events import BucketWatcher, covering
 
 
 class CountingS3:
-    """The real client, with a record of every version the watcher listed (by key)."""
+    """The real client, with a record of every version the watcher listed (by key), in pages
+    of three so that every listing crosses page boundaries (keys with spaces and unicode as
+    markers) as a prefix holding more than 1,000 versions would."""
 
     def __init__(self, s3):
-        self._s3, self.listed = s3, []
+        self._s3, self.listed, self.pages = s3, [], [0]
 
     def get_paginator(self, name: str):
         pages = self._s3.get_paginator(name)
-        listed = self.listed
+        listed, pages_seen = self.listed, self.pages
 
         class Paginator:
             def paginate(self, **kw):
-                for page in pages.paginate(**kw):
+                for page in pages.paginate(**kw, PaginationConfig={"PageSize": 3}):
+                    pages_seen[0] += 1
                     listed.extend(v["Key"] for v in page.get("Versions", []))
                     listed.extend(m["Key"] for m in page.get("DeleteMarkers", []))
                     yield page
@@ -77,6 +80,7 @@ def test_only_the_notification_prefixes_are_listed_and_each_version_arrives_once
     ]
     assert len({e.version_id for e in first}) == 4
     assert not [k for k in counting.listed if k.startswith("backfill/")], "listed outside"
+    assert counting.pages[0] > 4, "the listings never crossed a page boundary"
 
 
 def test_a_prefix_added_by_a_redeploy_starts_from_what_it_holds_then(bucket):
