@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-OUTPUT_PREFIXES = ("scored/", "reports/", "errors/")
+# Everything the stack writes to the output bucket: the analytics dataset and Athena's results too.
+OUTPUT_PREFIXES = ("scored/", "reports/", "errors/", "analytics/", "athena-results/")
 
 
 @dataclass(frozen=True)

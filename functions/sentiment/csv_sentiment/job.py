@@ -15,8 +15,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from csv_sentiment import csvio, s3io
+from csv_sentiment import analytics, csvio, s3io
 from csv_sentiment.core import RowScorer, output_header, resolve_text_column
 from csv_sentiment.engine import MODEL
 from csv_sentiment.errors import (
@@ -44,9 +45,11 @@ class Job:
     scorer: object  # workers.InProcess or workers.ProcessPool: submit(texts).result()
     request_id: str = "-"
     remaining_ms: Callable[[], int] = lambda: 900_000
+    scored_at: datetime | None = None  # when the current file's run started (dataset rows)
 
     def process(self, ref: ObjectRef) -> dict:
         started = time.monotonic()
+        self.scored_at = datetime.now(UTC)
         settings = self.settings
         rel = relative_key(ref.key, settings.input_prefix)
         keys = output_keys(rel)
@@ -65,13 +68,31 @@ class Job:
                     "outputs": keys,
                 }
             report = self._score(src, config, column_setting.strip(), keys, started)
+        except _Superseded as exc:
+            return {"status": "skipped", "reason": str(exc), "source": _source(src),
+                    "outputs": keys}  # fmt: skip
         except InputError as exc:
             document = self._error_report(exc, ref, src, keys, started)
             s3io.put_json(self.s3, settings.output_bucket, keys["error"], document)
             return document
-        s3io.put_json(self.s3, settings.output_bucket, keys["report"], report)
+        self._commit_report(keys["report"], report)
         s3io.delete(self.s3, settings.output_bucket, keys["error"])  # a stale failure
         return report
+
+    def _commit_report(self, key: str, report: dict) -> None:
+        """Write the report; then the dataset rows of the run it replaces go (one copy per
+        source). If the report cannot be written, neither can this run's rows stay."""
+        bucket, written = self.settings.output_bucket, report["outputs"]["analytics"]
+        replaced = s3io.get_json(self.s3, bucket, key)  # now, not at the start: runs overlap
+        try:
+            s3io.put_json(self.s3, bucket, key, report)
+        except BaseException:
+            kept = analytics.recorded_keys(replaced)
+            with contextlib.suppress(Exception):
+                for stray in (k for k in written if k not in kept):
+                    s3io.delete(self.s3, bucket, stray)
+            raise
+        analytics.retire(self.s3, bucket, replaced, written)
 
     def _score(self, src, config: dict, column_setting: str, keys: dict, started: float) -> dict:
         settings = self.settings
@@ -106,6 +127,7 @@ class Job:
             self.s3, settings.output_bucket, keys["scored"], settings.part_size_bytes,
             CSV_CONTENT_TYPE,
         )  # fmt: skip
+        dataset = self._dataset(src, text_index, header_end)
         # Batches in flight: with worker processes, the next batches are parsed and sent while
         # the earlier ones are scored; in process, each batch is scored as it is submitted.
         depth = 2 * self.scorer.workers if self.scorer.workers else 1
@@ -116,8 +138,11 @@ class Job:
             writer.writerow(output_header(header))
 
             def write_oldest() -> None:
-                batch, handle = pending.popleft()
-                writer.writerows(rows.finish(batch, handle.result()))
+                batch, handle, ends = pending.popleft()
+                out_rows = rows.finish(batch, handle.result())
+                writer.writerows(out_rows)
+                if dataset:
+                    dataset.add(batch.rows, out_rows, ends)
                 out.write(buffer.getvalue().encode("utf-8"))
                 buffer.seek(0)
                 buffer.truncate()
@@ -127,16 +152,23 @@ class Job:
                     continue
                 self._check_time(rows.counts.total, raw.count, src.size)
                 batch = rows.prepare(chunk, ends)
-                pending.append((batch, self.scorer.submit(batch.texts)))
+                pending.append((batch, self.scorer.submit(batch.texts), ends))
                 if len(pending) >= depth:
                     write_oldest()
             while pending:
                 write_oldest()
             out.write(buffer.getvalue().encode("utf-8"))
+            # An older version that finished after a newer one was uploaded commits nothing.
+            if reason := s3io.superseded(self.s3, src):
+                raise _Superseded(f"superseded before commit: {reason}; nothing written")
             out.complete()
+            if dataset:
+                dataset.complete()
         except BaseException:
             _drain(pending)  # a worker's late results must not reach the next file
             out.abort()
+            if dataset:
+                dataset.abort()
             raise
         elapsed = time.monotonic() - started
         counts = rows.counts
@@ -144,7 +176,11 @@ class Job:
             "schema_version": SCHEMA_VERSION,
             "status": "succeeded",
             "source": _source(src),
-            "outputs": {"scored": keys["scored"], "report": keys["report"]},
+            "outputs": {
+                "scored": keys["scored"],
+                "report": keys["report"],
+                "analytics": [dataset.key] if dataset else [],
+            },
             "rows": {
                 "total": counts.total,
                 "scored": counts.scored,
@@ -167,6 +203,15 @@ class Job:
             "config": config,
             "request_id": self.request_id,
         }
+
+    def _dataset(self, src, text_index: int, header_end: int) -> analytics.DatasetWriter | None:
+        if not self.settings.analytics:
+            return None
+        return analytics.DatasetWriter(
+            self.s3, self.settings.output_bucket, src, text_index=text_index,
+            text_limit=self.settings.analytics_text, model=MODEL, scored_at=self.scored_at,
+            header_end_line=header_end,
+        )  # fmt: skip
 
     def _check_time(self, rows_done: int, bytes_done: int, size: int) -> None:
         left = self.remaining_ms()
@@ -201,8 +246,12 @@ class Job:
         }
 
 
+class _Superseded(Exception):
+    """A newer upload replaced the source while it was scored: commit nothing, skip."""
+
+
 def _drain(pending: deque) -> None:
-    for _, handle in pending:
+    for _, handle, _ in pending:
         with contextlib.suppress(Exception):
             handle.result()
     pending.clear()

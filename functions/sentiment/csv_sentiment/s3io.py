@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -94,6 +95,7 @@ class SourceObject:
     size: int
     content_encoding: str
     metadata: dict[str, str] = field(default_factory=dict)
+    last_modified: datetime | None = None  # when this version was uploaded
 
     @property
     def uri(self) -> str:
@@ -114,7 +116,26 @@ def head_source(s3, bucket: str, key: str, version_id: str | None) -> SourceObje
         size=int(head.get("ContentLength", 0)),
         content_encoding=(head.get("ContentEncoding") or "").lower(),
         metadata={k.lower(): v for k, v in (head.get("Metadata") or {}).items()},
+        last_modified=head.get("LastModified"),
     )
+
+
+def superseded(s3, src: SourceObject) -> str | None:
+    """Why `src` is no longer the key's current upload (a newer version or other content now
+    sits at its key), or None. A key gone since it was read is not superseded: its run ends."""
+    try:
+        head = s3.head_object(Bucket=src.bucket, Key=src.key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise translate(exc, "HeadObject", src.uri) from exc
+    except BotoCoreError as exc:
+        raise translate(exc, "HeadObject", src.uri) from exc
+    if src.version_id and head.get("VersionId") and head["VersionId"] != src.version_id:
+        return f"version {head['VersionId']} replaced version {src.version_id} of {src.uri}"
+    if not src.version_id and head.get("ETag", "").strip('"') != src.etag:
+        return f"{src.uri} changed (ETag {head.get('ETag', '').strip(chr(34))}, read {src.etag})"
+    return None
 
 
 def _open(s3, src: SourceObject, start: int):

@@ -59,6 +59,12 @@ SPECS: tuple[Spec, ...] = (
          "injection, OWASP)."),
     Spec("ENCODING_FALLBACK", "cp1252", "an encoding name such as cp1252, or 'none'",
          "Used when a file without BOM is not UTF-8 in its first 64 KiB; the report names it."),
+    Spec("ANALYTICS", "on", "on or off",
+         "Also write every row, typed, to the dataset under analytics/ of OUTPUT_BUCKET (Athena "
+         "table; docs/analytics.md). off writes none, and a re-scored file's old rows go."),
+    Spec("ANALYTICS_TEXT", "full", "full, none, or a number of characters from 1 to 1000000",
+         "How much of each text the dataset keeps: all, none (null), or the first N characters "
+         "(some texts are private)."),
     Spec("POWERTOOLS_SERVICE_NAME", DEFAULT_SERVICE, "a service name",
          "Service name in logs and the `service` metric dimension."),
     Spec("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE, "a CloudWatch namespace",
@@ -86,6 +92,8 @@ class Settings:
     time_margin_ms: int
     neutralise_formulas: bool
     encoding_fallback: str | None
+    analytics: bool
+    analytics_text: int | None  # None: the whole text; 0: none; N: the first N characters
     service_name: str
     metrics_namespace: str
     log_level: str
@@ -109,6 +117,8 @@ class Settings:
             time_margin_ms=r.integer("TIME_MARGIN_SECONDS", 1, 600) * 1000,
             neutralise_formulas=r.boolean("NEUTRALISE_FORMULAS"),
             encoding_fallback=r.encoding("ENCODING_FALLBACK"),
+            analytics=r.boolean("ANALYTICS"),
+            analytics_text=r.text_limit("ANALYTICS_TEXT", 1_000_000),
             service_name=r.text("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE,
             metrics_namespace=r.text("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
             log_level=r.choice("POWERTOOLS_LOG_LEVEL", _LOG_LEVELS, upper=True),
@@ -124,7 +134,14 @@ class Settings:
             "neutralise_formulas": self.neutralise_formulas,
             "max_text_chars": self.max_text_chars,
             "encoding_fallback": self.encoding_fallback,
+            # The dataset is part of the output: a backfill fills in files scored before it.
+            "analytics": "on" if self.analytics else "off",
+            "analytics_text": _text_setting(self.analytics_text),
         }
+
+
+def _text_setting(limit: int | None) -> str:
+    return "full" if limit is None else "none" if limit == 0 else str(limit)
 
 
 def field_names() -> list[str]:
@@ -192,6 +209,12 @@ class _Reader:
         if value in ("false", "0", "no", "off"):
             return False
         raise self._fail(name, value)
+
+    def text_limit(self, name: str, high: int) -> int | None:
+        value = self._raw(name).strip().lower()
+        if value in ("full", "none"):
+            return None if value == "full" else 0
+        return self.integer(name, 1, high)
 
     def choice(self, name: str, choices, upper: bool = False) -> str:
         value = self._raw(name).strip()
