@@ -17,6 +17,8 @@ ARCHES = ("x86_64", "arm64")
 # Bucket names are "<STACK>-app-out-<account>-<region>" and must fit in 63 characters.
 _STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 _LAYER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# ANALYTICS_TEXT's form; app.yaml's AnalyticsText AllowedPattern is the same (a test).
+ANALYTICS_TEXT_PATTERN = r"^(full|none|[1-9][0-9]{0,5}|1000000)$"
 _LAYER_ARN_RE = re.compile(r"^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 
 
@@ -30,6 +32,8 @@ class Config:
     text_column: str = ""
     scoring_engine: str = "fast"
     scoring_workers: str = "1"
+    analytics: str = "on"
+    analytics_text: str = "full"
     alarm_email: str = ""
     concurrency: int = 0
     noncurrent_days: int = 30
@@ -89,6 +93,8 @@ class Config:
                 "SCORING_ENGINE", get("SCORING_ENGINE", "fast"), ("fast", "reference")
             ),
             scoring_workers=_workers(get("SCORING_WORKERS", "1")),
+            analytics=_choice("ANALYTICS", get("ANALYTICS", "on").lower(), ("on", "off")),
+            analytics_text=_analytics_text(get("ANALYTICS_TEXT", "full").lower()),
             alarm_email=email,
             concurrency=_integer("CONCURRENCY", get("CONCURRENCY", "0"), 0, 100_000),
             noncurrent_days=_integer("NONCURRENT_DAYS", get("NONCURRENT_DAYS", "30"), 1, 3650),
@@ -111,6 +117,15 @@ def _workers(value: str) -> str:
     if value == "auto":
         return value
     return str(_integer("SCORING_WORKERS", value, 1, 16))
+
+
+def _analytics_text(value: str) -> str:
+    if not re.match(ANALYTICS_TEXT_PATTERN, value):
+        raise DeployError(
+            f"ANALYTICS_TEXT={value!r} is invalid; expected full, none, or a number of "
+            "characters from 1 to 1000000"
+        )
+    return value
 
 
 def parse_pins(text: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import botocore.exceptions
 
-from infra.deploy import artifacts, contract, layers, package, stacks, templates
+from infra.deploy import analytics, artifacts, contract, layers, package, stacks, templates
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
@@ -83,6 +83,8 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         "TextColumn": cfg.text_column,
         "ScoringEngine": cfg.scoring_engine,
         "ScoringWorkers": cfg.scoring_workers,
+        "Analytics": cfg.analytics,
+        "AnalyticsText": cfg.analytics_text,
         "LogLevel": cfg.log_level,
         "AlarmEmail": cfg.alarm_email,
         **contract.alarm_parameters(cfg.function_dir),
@@ -92,6 +94,7 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report.outputs = app.outputs
     if aws.local_endpoint:
         _versioning_moto_skips(aws, report.outputs, say)
+        analytics.create_locally(aws, cfg.app_stack, say)
 
     say("layers:   " + ", ".join(a.split(":layer:")[-1] for a in report.layer_arns))
     say(f"code:     s3://{bucket}/{report.code_key}")

@@ -74,6 +74,8 @@ def test_first_deploy_creates_every_stack_and_the_function_as_declared(aws, make
         "TEXT_COLUMN": "review",
         "SCORING_ENGINE": "fast",
         "SCORING_WORKERS": "auto",
+        "ANALYTICS": "on",
+        "ANALYTICS_TEXT": "full",
         "POWERTOOLS_SERVICE_NAME": metrics.DEFAULT_SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": metrics.DEFAULT_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -154,7 +156,8 @@ def test_role_policy_as_moto_stores_it(aws, make_config, log):
     assert sorted(by_sid["ReadInputs"]["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
     outputs = app["function"]["environment"]["OUTPUT_BUCKET"]
     assert by_sid["WriteResults"]["Resource"] == [
-        f"arn:aws:s3:::{outputs}/{prefix}/*" for prefix in ("scored", "reports", "errors")
+        f"arn:aws:s3:::{outputs}/{prefix}/*"
+        for prefix in ("scored", "reports", "errors", "analytics")
     ]
     # AWS's LogGroup Arn attribute ends with ":*", moto's does not.
     log_group = by_sid["OwnLogs"]["Resource"].split(":log-group:")[1].removesuffix(":*")

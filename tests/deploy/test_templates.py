@@ -75,7 +75,7 @@ def test_role_grants_exactly_what_the_function_does_and_no_wildcard_action(app):
     assert not [a for acts in actions.values() for a in acts if "*" in a]
     assert statements["ReadInputs"]["Resource"]["Fn::Sub"].endswith("/${InputPrefix}*")
     prefixes = [r["Fn::Sub"].rsplit("/", 2)[-2] for r in statements["WriteResults"]["Resource"]]
-    assert prefixes == ["scored", "reports", "errors"]
+    assert prefixes == ["scored", "reports", "errors", "analytics"]
 
 
 def test_trigger_is_object_created_under_the_prefix_for_csv_and_csv_gz(app):
