@@ -24,13 +24,12 @@ _INTEGERS = ("BytesScannedCutoffPerQuery",)
 _BOOLEANS = ("EnforceWorkGroupConfiguration", "PublishCloudWatchMetricsEnabled")
 
 
-def create_locally(aws: Any, stack_name: str, say: Say, glue=None, athena=None) -> dict[str, str]:
-    """Create (or bring up to date) every Glue database and table, Athena workgroup and named
-    query the deployed stack declares; returns {logical id: name}."""
-    glue = glue or boto3.client("glue", region_name=aws.region)
-    athena = athena or boto3.client("athena", region_name=aws.region)
-    res, template = lookup.resolver(aws.cfn, stack_name)
-    created: dict[str, str] = {}
+def declared(cfn: Any, stack_name: str) -> tuple[list[tuple[str, dict]], dict[str, str]]:
+    """The deployed stack's Glue and Athena resources as (type, resolved properties), in the
+    order they can be created, and the stack outputs that name them (what CloudFormation would
+    report; moto reports none for resources it skipped)."""
+    res, template = lookup.resolver(cfn, stack_name)
+    found: list[tuple[str, dict]] = []
     for kind, name_of in _ORDER:
         for logical_id, spec in template["Resources"].items():
             if spec["Type"] != kind:
@@ -38,16 +37,32 @@ def create_locally(aws: Any, stack_name: str, say: Say, glue=None, athena=None) 
             props = lookup.properties(res, template, logical_id)
             if props is None:
                 continue
-            _CREATE[kind](glue, athena, props)
-            created[logical_id] = name_of(props)
-            # Later resources !Ref this one: give it the name CloudFormation would return.
-            res.ids[logical_id] = created[logical_id].rsplit(".", 1)[-1]
-    if created:
+            found.append((kind, props))
+            # Later resources !Ref this one: give it the name CloudFormation's Ref returns.
+            res.ids[logical_id] = name_of(props).rsplit(".", 1)[-1]
+    outputs = {
+        key: res.ids[spec["Value"]["Ref"]]
+        for key, spec in template.get("Outputs", {}).items()
+        if isinstance(spec.get("Value"), dict)
+        and template["Resources"].get(spec["Value"].get("Ref"), {}).get("Type") in dict(_ORDER)
+    }
+    return found, outputs
+
+
+def create_locally(aws: Any, stack_name: str, say: Say, glue=None, athena=None) -> dict[str, str]:
+    """Create (or bring up to date) every Glue database and table, Athena workgroup and named
+    query the deployed stack declares; returns the outputs that name them."""
+    glue = glue or boto3.client("glue", region_name=aws.region)
+    athena = athena or boto3.client("athena", region_name=aws.region)
+    found, outputs = declared(aws.cfn, stack_name)
+    for kind, props in found:
+        _CREATE[kind](glue, athena, props)
+    if found:
         say(
             f"  {aws.local_endpoint}: Glue and Athena created as app.yaml declares them "
-            f"({len(created)} resources; moto's CloudFormation skips them)"
+            f"({len(found)} resources; moto's CloudFormation skips them)"
         )
-    return created
+    return outputs
 
 
 def _database(glue, _athena, props: dict) -> None:

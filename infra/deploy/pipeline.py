@@ -94,7 +94,7 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report.outputs = app.outputs
     if aws.local_endpoint:
         _versioning_moto_skips(aws, report.outputs, say)
-        analytics.create_locally(aws, cfg.app_stack, say)
+        report.outputs.update(analytics.create_locally(aws, cfg.app_stack, say))
 
     say("layers:   " + ", ".join(a.split(":layer:")[-1] for a in report.layer_arns))
     say(f"code:     s3://{bucket}/{report.code_key}")

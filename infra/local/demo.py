@@ -147,6 +147,7 @@ def demo() -> int:
                 raise StepFailed("wait", f"the function failed: {last.error}")
         with steps.step("results"):
             _show_results(s3, outputs, key, run_dir, function, events[-1].request_id)
+            _show_label_share(env, _settings()[2])
     except StepFailed as exc:
         return fail(exc)
     except KeyboardInterrupt:
@@ -190,6 +191,41 @@ def _show_results(s3: Any, outputs: dict, key: str, run_dir: Path, function: str
         print("    " + line)
     print(f"\n  the function's log lines ({function}, request {rid}):")
     _print_logs(run_dir, function, rid)
+
+
+def _show_label_share(env: dict[str, str], stack: str) -> None:
+    """One answer from the dataset: the named query an analyst starts from in Athena, run here
+    by the local stand-in (infra/local/athena.py) on what the function wrote to analytics/."""
+    from types import SimpleNamespace
+
+    import boto3
+
+    from infra.deploy.analytics import declared
+    from infra.local import athena
+
+    session = boto3.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_REGION"],
+    )
+    clients = SimpleNamespace(**{
+        name: session.client(service, endpoint_url=env["AWS_ENDPOINT_URL"])
+        for name, service in (("s3", "s3"), ("glue", "glue"), ("athena", "athena"),
+                              ("cfn", "cloudformation"))
+    })  # fmt: skip
+    workgroup = declared(clients.cfn, f"{stack}-app")[1]["AnalyticsWorkGroupName"]
+    name = "label share per day"
+    try:
+        columns, rows = athena.run_named_query(clients, workgroup, name)
+    except athena.QueryError as exc:
+        raise StepFailed("results", f"the Athena query {name!r} failed locally: {exc}") from exc
+    print(
+        f"\n  label share of the demo file: Athena named query {name!r} (workgroup {workgroup}),"
+        "\n  run locally: translated Trino -> DuckDB by sqlglot, over the analytics/ dataset:"
+    )
+    print("    " + "  ".join(f"{c:<13}" for c in columns))
+    for row in rows:
+        print("    " + "  ".join(f"{v!s:<13}" for v in row))
 
 
 def _print_logs(run_dir: Path, function: str, rid: str) -> None:

@@ -122,15 +122,17 @@ def test_local_deploy_creates_glue_and_athena_and_a_named_query_runs(aws, make_c
     assert "Glue and Athena created as app.yaml declares them" in log.text
     glue = boto3.client("glue", region_name=aws.region)
     athena_api = boto3.client("athena", region_name=aws.region)
-    database = report.outputs.get("AnalyticsDatabaseName") or f"{cfg.stack}_app_analytics".replace(
-        "-", "_"
-    )
+    database = report.outputs["AnalyticsDatabaseName"]
+    assert database == f"{cfg.app_stack}_analytics".replace("-", "_")
+    assert report.outputs["AnalyticsTableName"] == "scores"
     table = glue.get_table(DatabaseName=database, Name="scores")["Table"]
     assert table["Parameters"]["projection.enabled"] == "true"
     assert table["StorageDescriptor"]["Location"] == (
         f"s3://{report.outputs['OutputBucketName']}/{analytics.PREFIX}"
     )
-    group = athena_api.get_work_group(WorkGroup=f"{cfg.app_stack}-analytics")["WorkGroup"]
+    assert report.outputs["AnalyticsWorkGroupName"] == f"{cfg.app_stack}-analytics"
+    group = athena_api.get_work_group(WorkGroup=report.outputs["AnalyticsWorkGroupName"])
+    group = group["WorkGroup"]
     conf = group["Configuration"]
     assert conf["ResultConfiguration"]["OutputLocation"].endswith("/athena-results/")
     assert conf["BytesScannedCutoffPerQuery"] == 10737418240

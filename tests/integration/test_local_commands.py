@@ -49,6 +49,10 @@ def test_make_demo_shows_the_pipeline_working_and_stops_everything(built_artifac
         and "label counts: positive 22, negative 11, neutral 8, none 1" in out
     )
     assert '"status": "succeeded"' in out  # the run report
+    share = out.split("label share of the demo file: Athena named query")[1]
+    assert "run locally: translated Trino -> DuckDB by sqlglot" in share
+    for label, count in (("positive", 22), ("negative", 11), ("neutral", 8), ("none", 1)):
+        assert re.search(rf"\n    \S+ +{label} +{count} +{round(100 * count / 42, 2)}", share)
     assert re.search(r"START RequestId: \S+ Version: \$LATEST", out)
     assert re.search(r"REPORT RequestId: \S+\tInit Duration: [\d.]+ ms\tDuration", out)
     endpoint = re.search(r"deploy stacks cmdtest-\* to (http://127\.0\.0\.1:\d+)", out).group(1)
