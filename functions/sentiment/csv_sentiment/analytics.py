@@ -19,9 +19,11 @@ a test, and the local Athena stand-in reads the files with the Glue table's type
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from csv_sentiment import s3io
@@ -87,7 +89,7 @@ class DatasetWriter:
 
     Visible only when complete (the multipart upload of `s3io.OutputObject`); `abort()` leaves
     nothing behind. The per-file fields are encoded once; per row only the line, text, scores
-    and label are formatted (the hot loop), and zlib level 1 keeps the compression cheap.
+    and label are formatted (the hot loop); zlib level 1 compresses in a thread of its own.
     """
 
     def __init__(
@@ -106,6 +108,8 @@ class DatasetWriter:
         self.key = dataset_key(src, scored_at, part)
         self._out = s3io.OutputObject(s3, bucket, self.key, PART_SIZE, CONTENT_TYPE)
         self._gzip = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip member
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="analytics-gzip")
+        self._pending: Future | None = None
         constant = {
             "source_bucket": src.bucket,
             "source_key": src.key,
@@ -124,20 +128,23 @@ class DatasetWriter:
         """One batch: `originals[i][text_index]` is row i's text as read (before formula
         neutralisation), `out_rows[i]` ends with neg, neu, pos, compound, sentiment, and row i
         ends on line `ends[i]`."""
+        if len(ends) != len(out_rows) or len(originals) != len(out_rows):
+            raise ValueError(f"{len(out_rows)} rows, {len(originals)} originals, {len(ends)} ends")
         if not out_rows:
             return
         tail, ti, limit = self._tail, self._text_index, self._limit
+        if limit is None:
+            texts = [_quote(r[ti]) for r in originals]
+        elif limit:
+            texts = [_quote(r[ti][:limit]) for r in originals]
+        else:
+            texts = itertools.repeat("null")
         start = self._last_line + 1
         lines = []
         append = lines.append
-        for i, row in enumerate(out_rows):
-            neg, neu, pos, compound, name = row[-5:]
-            if limit is None:
-                text = _quote(originals[i][ti])
-            elif limit:
-                text = _quote(originals[i][ti][:limit])
-            else:
-                text = "null"
+        # The hot loop (~1 µs a row): indexing beats unpacking a slice, zip beats enumerate.
+        for row, end, text in zip(out_rows, ends, texts, strict=False):  # texts may repeat
+            name = row[-1]
             if name in _UNSCORED:
                 append(
                     f'{{"line":{start},"text":{text},"neg":null,"neu":null,"pos":null,'
@@ -145,13 +152,22 @@ class DatasetWriter:
                 )
             else:
                 append(
-                    f'{{"line":{start},"text":{text},"neg":{neg!r},"neu":{neu!r},"pos":{pos!r},'
-                    f'"compound":{compound!r},"sentiment":"{name}"{tail}'
+                    f'{{"line":{start},"text":{text},"neg":{row[-5]!r},"neu":{row[-4]!r},'
+                    f'"pos":{row[-3]!r},"compound":{row[-2]!r},"sentiment":"{name}"{tail}'
                 )
-            start = ends[i] + 1
+            start = end + 1
         self._last_line = ends[-1]
         self.rows += len(out_rows)
-        packed = self._gzip.compress("".join(lines).encode("ascii"))
+        self._compress("".join(lines).encode("ascii"))
+
+    def _compress(self, data: bytes) -> None:
+        """zlib releases the GIL: the previous batch is compressed in a thread while this one
+        was formatted (at most one batch in flight, so memory stays bounded)."""
+        if self._pending is not None:
+            self._write(self._pending.result())
+        self._pending = self._pool.submit(self._gzip.compress, data)
+
+    def _write(self, packed: bytes) -> None:
         if packed:
             self._out.write(packed)
 
@@ -160,8 +176,14 @@ class DatasetWriter:
         return self._out.bytes_written
 
     def complete(self) -> None:
-        self._out.write(self._gzip.flush())
+        if self._pending is not None:
+            self._write(self._pending.result())
+            self._pending = None
+        self._pool.shutdown()
+        self._write(self._gzip.flush())
         self._out.complete()
 
     def abort(self) -> None:
+        self._pool.shutdown(cancel_futures=True)  # waits for a running compression
+        self._pending = None
         self._out.abort()
