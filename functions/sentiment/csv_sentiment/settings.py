@@ -28,7 +28,7 @@ class Spec:
 
 SPECS: tuple[Spec, ...] = (
     Spec("OUTPUT_BUCKET", None, "an S3 bucket name",
-         "Bucket that receives scored/, reports/ and errors/."),
+         "Bucket that receives scored/, reports/, errors/ and analytics/."),
     Spec("TEXT_COLUMN", "", "a column name, or empty to auto-detect",
          "Column to score. Empty: a column named text/review/comment/body/message/content/tweet "
          "(case-insensitive), else the only non-numeric column. Per file: object metadata "
