@@ -160,21 +160,45 @@ def test_rows_of_a_run_whose_report_failed_are_removed_again(harness):
     assert dataset(harness) == before  # the old rows, and not the new ones too
 
 
-def test_a_superseded_version_never_replaces_the_newer_versions_rows(harness):
+class UploadsWhileReading:
+    """An S3 client that uploads a newer version of the source while the job reads it."""
+
+    def __init__(self, s3, bucket: str, key: str, body: bytes):
+        self._s3, self._newer = s3, {"Bucket": bucket, "Key": key, "Body": body}
+
+    def get_object(self, **kwargs):
+        response = self._s3.get_object(**kwargs)
+        if self._newer:
+            self._s3.put_object(**self._newer)
+            self._newer = None
+        return response
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+
+@pytest.mark.parametrize("when", ["delivered late", "uploaded while scoring"])
+def test_a_superseded_version_never_replaces_the_newer_versions_rows(harness, when):
     bucket = harness.buckets["input"]
     harness.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    newer_body = SAMPLE.replace(b"love", b"hate")
     harness.put("input/v.csv", SAMPLE)
     (older,) = records(event_for(harness.s3, bucket, "input/v.csv"))
-    harness.put("input/v.csv", SAMPLE.replace(b"love", b"hate"))
-    newer = harness.process("input/v.csv")
+    if when == "delivered late":
+        harness.put("input/v.csv", newer_body)
+        newer = harness.process("input/v.csv")
+        late = harness.job().process(older)  # the older upload's event, delivered late
+    else:
+        client = UploadsWhileReading(harness.s3, bucket, "input/v.csv", newer_body)
+        late = harness.job(s3=client).process(older)  # nothing committed: a newer upload
+        newer = harness.process("input/v.csv")
+    assert late["status"] == "superseded"
     assert newer["source"]["version_id"] != older.version_id
-    late = harness.job().process(older)  # the older upload's event, delivered late
-    assert late["status"] == "skipped" and "superseded" in late["reason"]
     found = dataset(harness)
     assert list(found) == newer["outputs"]["analytics"]
-    assert {r["source_version"] for r in next(iter(found.values()))} == {
-        newer["source"]["version_id"]
-    }
+    (rows,) = found.values()
+    assert {r["source_version"] for r in rows} == {newer["source"]["version_id"]}
+    assert rows[0]["sentiment"] == "negative"
     assert harness.json("reports/v.csv.json")["source"] == newer["source"]
 
 

@@ -80,7 +80,7 @@ def retire(s3, bucket: str, replaced: dict | None, current: Sequence[str]) -> li
     """Delete the rows the replaced report recorded, once the new report is committed."""
     stale = [k for k in recorded_keys(replaced) if k not in current]
     for key in stale:
-        s3io.delete(s3, bucket, key)
+        s3io.delete_if_exists(s3, bucket, key)
     return stale
 
 
