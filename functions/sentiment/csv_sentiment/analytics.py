@@ -122,7 +122,6 @@ class DatasetWriter:
         self._text_index = text_index
         self._limit = text_limit
         self._last_line = header_end_line
-        self.rows = 0
 
     def add(self, originals: Sequence[list], out_rows: Sequence[list], ends: Sequence[int]) -> None:
         """One batch: `originals[i][text_index]` is row i's text as read (before formula
@@ -157,7 +156,6 @@ class DatasetWriter:
                 )
             start = end + 1
         self._last_line = ends[-1]
-        self.rows += len(out_rows)
         self._compress("".join(lines).encode("ascii"))
 
     def _compress(self, data: bytes) -> None:
@@ -170,10 +168,6 @@ class DatasetWriter:
     def _write(self, packed: bytes) -> None:
         if packed:
             self._out.write(packed)
-
-    @property
-    def bytes_written(self) -> int:
-        return self._out.bytes_written
 
     def complete(self) -> None:
         if self._pending is not None:
