@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from infra.deploy import lookup
+from infra.cfn import deployed
 
 Say = Callable[[str], None]
 _ORDER = (  # what a resource's Ref means, and the order: referenced resources first
@@ -28,13 +28,13 @@ def declared(cfn: Any, stack_name: str) -> tuple[list[tuple[str, dict]], dict[st
     """The deployed stack's Glue and Athena resources as (type, resolved properties), in the
     order they can be created, and the stack outputs that name them (what CloudFormation would
     report; moto reports none for resources it skipped)."""
-    res, template = lookup.resolver(cfn, stack_name)
+    res, template = deployed.resolver(cfn, stack_name)
     found: list[tuple[str, dict]] = []
     for kind, name_of in _ORDER:
         for logical_id, spec in template["Resources"].items():
             if spec["Type"] != kind:
                 continue
-            props = lookup.properties(res, template, logical_id)
+            props = deployed.properties(res, template, logical_id)
             if props is None:
                 continue
             found.append((kind, props))
