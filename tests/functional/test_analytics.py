@@ -4,14 +4,13 @@ exactly one current copy per source across re-uploads, days, failures and supers
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import json
 
 import pytest
 
 from csv_sentiment import analytics
 from csv_sentiment.errors import TransientError
 from csv_sentiment.events import is_own_output, records
+from tests.functional.analytics_helpers import ShiftedUploads, dataset
 from tests.functional.s3_harness import event_for
 
 SAMPLE = (
@@ -25,32 +24,6 @@ SAMPLE = (
 )
 TYPES = {"string": (str, type(None)), "bigint": (int,), "double": (float, type(None)),
          "timestamp": (str,)}  # fmt: skip
-
-
-def dataset(harness) -> dict[str, list[dict]]:
-    """Every dataset object in the output bucket, as parsed JSON lines."""
-    found = {}
-    for key in harness.listing():
-        if key.startswith(analytics.PREFIX):
-            lines = gzip.decompress(harness.output(key)).decode("ascii").splitlines()
-            found[key] = [json.loads(line) for line in lines]
-    return found
-
-
-class ShiftedUploads:
-    """An S3 client whose HeadObject reports uploads `days` earlier (moto stamps "now"), so a
-    re-upload can land in another day's partition."""
-
-    def __init__(self, s3, days: int):
-        self._s3, self._days = s3, days
-
-    def head_object(self, **kwargs):
-        head = self._s3.head_object(**kwargs)
-        head["LastModified"] -= dt.timedelta(days=self._days)
-        return head
-
-    def __getattr__(self, name):
-        return getattr(self._s3, name)
 
 
 def test_every_row_lands_in_the_dataset_with_the_declared_shape_and_types(harness):

@@ -13,8 +13,8 @@ import pytest
 
 from infra.deploy import templates
 from infra.local import athena
+from tests.functional.analytics_helpers import ShiftedUploads
 from tests.functional.s3_harness import event_for
-from tests.functional.test_analytics import ShiftedUploads
 
 QUERIES = {
     "label share per day",
