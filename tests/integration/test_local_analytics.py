@@ -13,7 +13,6 @@ import pytest
 
 from infra.deploy.analytics import declared
 from infra.local import athena
-from tests.integration.conftest import STACK
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +51,7 @@ def test_named_queries_over_the_deployed_functions_rows_equal_the_reports(local)
     [event] = local.events_for(local.outputs["FunctionName"], "input/analytics.csv")
     assert event.outcome == "success", event.attempts[-1].error
     clients = _clients(local)
-    workgroup = declared(clients.cfn, f"{STACK}-app")[1]["AnalyticsWorkGroupName"]
+    workgroup = declared(clients.cfn, "itest-app")[1]["AnalyticsWorkGroupName"]  # STACK=itest
     reports = _reports(local)
     assert any(r["source"]["key"] == "input/analytics.csv" for r in reports)
 
