@@ -8,14 +8,12 @@ from dataclasses import dataclass, field
 import botocore.exceptions
 
 from infra import layerdescription
-from infra.choices import MAX_LAYERS
-from infra.deploy import analytics, artifacts, contract, layers, package, stacks, templates
+from infra.deploy import analytics, artifacts, contract, layers, limits, package, stacks, templates
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
 
 Say = Callable[[str], None]
-MAX_UNZIPPED = 250 * 1024 * 1024  # Lambda's limit for function plus layers, unzipped
 
 
 @dataclass
@@ -32,12 +30,16 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     function_zip = package.build(cfg.function_dir, cfg.build_dir / "function.zip")
     say(f"function: {function_zip.path} ({function_zip.size} bytes, {function_zip.sha256[:12]}…)")
     built = layers.select(cfg.build_dir / "layers", cfg.runtime, cfg.arch)
-    _check_limits(cfg, built)
-    # Pins are checked before anything changes: a wrong pin must not leave a half deploy.
+    limits.check_layers(cfg, built)
+    local = bool(aws.local_endpoint)  # the deployer's local mode (LOCAL_MODE=1)
+    # Pins, sizes and concurrency are checked before anything changes: what Lambda would
+    # refuse must not leave a half deploy.
     pinned = {name: _pinned_arn(cfg, aws, name, pin) for name, pin in cfg.pins.items()}
+    limits.check_unzipped(function_zip.path, built, pinned, aws, cfg)
+    limits.check_concurrency(cfg, aws.lam, local)
 
-    body, tmpl = templates.load("bootstrap")
-    boot = stacks.deploy(aws.cfn, cfg.bootstrap_stack, body, tmpl, {}, say, cfg.poll_seconds)
+    body, tmpl = templates.load("bootstrap", local=local)
+    boot = stacks.deploy(aws.cfn, cfg.bootstrap_stack, body, tmpl, {}, say, cfg.poll_seconds, local)
     report.stacks[boot.name] = boot.action
     bucket = boot.outputs["ArtifactBucketName"]
 
@@ -47,7 +49,7 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         if layer.name not in pinned:
             artifacts.ensure(aws.s3, bucket, layer.key, layer.zip_path, say)
 
-    body, tmpl = templates.load("layer")
+    body, tmpl = templates.load("layer", local=local)
     for layer in built:
         if layer.name in pinned:
             say(f"{cfg.layer_stack(layer.name)}: pinned to {pinned[layer.name]} (stack left as is)")
@@ -62,7 +64,7 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
             "Packages": layer.describe_packages(),
         }
         result = stacks.deploy(
-            aws.cfn, cfg.layer_stack(layer.name), body, tmpl, params, say, cfg.poll_seconds
+            aws.cfn, cfg.layer_stack(layer.name), body, tmpl, params, say, cfg.poll_seconds, local
         )
         report.stacks[result.name] = result.action
         arn = result.outputs.get("LayerVersionArn", "")
@@ -70,7 +72,7 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
             arn = _published_version(aws, params, result.name, say, report)
         report.layer_arns.append(arn)
 
-    body, tmpl = templates.load("app")
+    body, tmpl = templates.load("app", local=local)
     params = {
         "CodeBucket": bucket,
         "CodeKey": report.code_key,
@@ -90,12 +92,14 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         "AlarmEmail": cfg.alarm_email,
         **contract.alarm_parameters(cfg.function_dir),
     }
-    app = stacks.deploy(aws.cfn, cfg.app_stack, body, tmpl, params, say, cfg.poll_seconds)
+    app = stacks.deploy(aws.cfn, cfg.app_stack, body, tmpl, params, say, cfg.poll_seconds, local)
     report.stacks[app.name] = app.action
     report.outputs = app.outputs
-    if aws.local_endpoint:
+    if local:
         _versioning_moto_skips(aws, report.outputs, say)
         report.outputs.update(analytics.create_locally(aws, cfg.app_stack, say))
+    # Only now, with every stack settled: what no current stack names may expire.
+    artifacts.mark_unused(aws.s3, bucket, artifacts.in_use(aws.cfn, cfg), say)
 
     say("layers:   " + ", ".join(a.split(":layer:")[-1] for a in report.layer_arns))
     say(f"code:     s3://{bucket}/{report.code_key}")
@@ -116,27 +120,6 @@ def _versioning_moto_skips(aws: Aws, outputs: dict[str, str], say: Say) -> None:
                 Bucket=outputs[key], VersioningConfiguration={"Status": "Enabled"}
             )
     say(f"  {aws.local_endpoint}: bucket versioning applied as app.yaml declares it")
-
-
-def _check_limits(cfg: Config, built: list[layers.BuiltLayer]) -> None:
-    unknown = sorted(set(cfg.pins) - {layer.name for layer in built})
-    if unknown:
-        raise DeployError(
-            f"PIN_LAYERS names unknown layers {unknown}; the layers are: "
-            + ", ".join(layer.name for layer in built)
-        )
-    total = sum(layer.unzipped_bytes for layer in built)
-    if total > MAX_UNZIPPED:
-        sizes = ", ".join(f"{layer.name} {layer.unzipped_bytes / 2**20:.0f} MiB" for layer in built)
-        raise DeployError(
-            f"the layers unzip to {total / 2**20:.0f} MiB, over Lambda's 250 MiB limit ({sizes})",
-            "slim the largest layer (layers/<name>/layer.toml `omit`) and run `make layers`",
-        )
-    if len(built) > MAX_LAYERS:
-        raise DeployError(
-            f"{len(built)} layers built, Lambda allows {MAX_LAYERS} per function",
-            "merge layers (layers/<name>/) so that at most five remain",
-        )
 
 
 def _pinned_arn(cfg: Config, aws: Aws, name: str, pin: str) -> str:
