@@ -18,6 +18,7 @@ a test, and the local Athena stand-in reads the files with the Glue table's type
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -76,12 +77,22 @@ def recorded_keys(report: dict | None) -> list[str]:
     return [k for k in keys if isinstance(k, str) and k.startswith(PREFIX)]
 
 
-def retire(s3, bucket: str, replaced: dict | None, current: Sequence[str]) -> list[str]:
-    """Delete the rows the replaced report recorded, once the new report is committed."""
-    stale = [k for k in recorded_keys(replaced) if k not in current]
-    for key in stale:
-        s3io.delete_if_exists(s3, bucket, key)
-    return stale
+def commit_report(s3, bucket: str, key: str, report: dict) -> None:
+    """Write a run report that records the dataset keys its run wrote (`outputs.analytics`);
+    then the rows the report it replaces recorded go (one copy per source). If the report
+    cannot be written, neither can the new rows stay. Used by every writer of run reports."""
+    written = report["outputs"]["analytics"]
+    replaced = s3io.get_json(s3, bucket, key)  # now, not at the start: runs overlap
+    try:
+        s3io.put_json(s3, bucket, key, report)
+    except BaseException:
+        kept = recorded_keys(replaced)
+        with contextlib.suppress(Exception):
+            for stray in (k for k in written if k not in kept):
+                s3io.delete_if_exists(s3, bucket, stray)
+        raise
+    for stale in (k for k in recorded_keys(replaced) if k not in written):
+        s3io.delete_if_exists(s3, bucket, stale)
 
 
 class DatasetWriter:

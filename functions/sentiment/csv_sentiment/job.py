@@ -107,26 +107,11 @@ class Job:
             return document
         report = self._success_report(opened, counts, bytes_written, keys, config, started)
         report["outputs"]["analytics"] = dataset
-        self._commit_report(keys.report, report)
+        analytics.commit_report(self.s3, settings.output_bucket, keys.report, report)
         # A stale failure goes; only if there is one, because on a versioned bucket deleting a
         # missing key still adds a delete marker, one more on every run.
         s3io.delete_if_exists(self.s3, settings.output_bucket, keys.error)
         return report
-
-    def _commit_report(self, key: str, report: RunReport) -> None:
-        """Write the report; then the dataset rows of the run it replaces go (one copy per
-        source). If the report cannot be written, neither can this run's rows stay."""
-        bucket, written = self.settings.output_bucket, report["outputs"]["analytics"]
-        replaced = s3io.get_json(self.s3, bucket, key)  # now, not at the start: runs overlap
-        try:
-            s3io.put_json(self.s3, bucket, key, report)
-        except BaseException:
-            kept = analytics.recorded_keys(replaced)
-            with contextlib.suppress(Exception):
-                for stray in (k for k in written if k not in kept):
-                    s3io.delete_if_exists(self.s3, bucket, stray)
-            raise
-        analytics.retire(self.s3, bucket, replaced, written)
 
     def _current_source(self, ref: ObjectRef) -> s3io.SourceObject:
         """The source as it is now. S3 does not order events and retries or `make redrive`
