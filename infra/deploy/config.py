@@ -47,6 +47,9 @@ class Config:
     concurrency: int = 0
     noncurrent_days: int = 30
     log_level: str = "INFO"
+    fanout_threshold_mb: str = "auto"  # FANOUT_THRESHOLD_MB, RANGE_MB, FANOUT_MAX_CONCURRENCY:
+    range_mb: int = 64  # the function's settings of the same names (csv_sentiment/settings.py)
+    fanout_max_concurrency: int = 100
     pins: dict[str, str] = field(default_factory=dict)  # layer name -> version number or ARN
     empty_buckets: bool = False
     build_dir: Path = ROOT / "build"
@@ -74,6 +77,7 @@ class Config:
         (docs/deploy.md lists them; a test checks the list)."""
         r = EnvReader(os.environ if environ is None else environ)
         d = cls()  # the defaults, declared once above
+        concurrency = r.integer("CONCURRENCY", d.concurrency, 0, 100_000)
         return cls(
             stack=r.stack("STACK", d.stack),
             runtime=r.choice("RUNTIME", d.runtime, tuple(RUNTIMES)),
@@ -86,7 +90,10 @@ class Config:
             analytics=r.choice("ANALYTICS", d.analytics, ("on", "off"), lower=True),
             analytics_text=_analytics_text(r.text("ANALYTICS_TEXT").lower() or d.analytics_text),
             alarm_email=r.email("ALARM_EMAIL"),
-            concurrency=r.integer("CONCURRENCY", d.concurrency, 0, 100_000),
+            concurrency=concurrency,
+            fanout_threshold_mb=r.auto_integer("FANOUT_THRESHOLD_MB", 1, 10_485_760),
+            range_mb=r.integer("RANGE_MB", d.range_mb, 1, 4096),
+            fanout_max_concurrency=_fanout_max_concurrency(r, concurrency),
             noncurrent_days=r.integer("NONCURRENT_DAYS", d.noncurrent_days, 1, 3650),
             log_level=r.choice("LOG_LEVEL", d.log_level, LOG_LEVELS, upper=True),
             pins=parse_pins(r.text("PIN_LAYERS")),
@@ -183,6 +190,11 @@ class EnvReader:
             raise self._fail(name, value, "an e-mail address, or empty for no alarm e-mails")
         return value
 
+    def auto_integer(self, name: str, low: int, high: int) -> str:
+        if self.text(name).lower() in ("", "auto"):
+            return "auto"
+        return str(self.integer(name, low, low, high))
+
     def path(self, name: str, default: Path) -> Path:
         return Path(self.text(name)) if self.text(name) else default
 
@@ -191,6 +203,20 @@ def _analytics_text(value: str) -> str:
     if not re.match(ANALYTICS_TEXT_PATTERN, value):
         expected = "full, none, or a number of characters from 1 to 1000000"
         raise EnvReader._fail("ANALYTICS_TEXT", value, expected, "e.g. ANALYTICS_TEXT=none")
+    return value
+
+
+def _fanout_max_concurrency(r: EnvReader, concurrency: int) -> int:
+    """Unset, it follows a reserved concurrency down; set above it, it is an error (the ranges
+    would be throttled)."""
+    default = min(100, concurrency) if concurrency else 100
+    value = r.integer("FANOUT_MAX_CONCURRENCY", default, 1, 10_000)
+    if concurrency and value > concurrency:
+        raise DeployError(
+            f"FANOUT_MAX_CONCURRENCY={value} is above CONCURRENCY={concurrency}, the "
+            "function's reserved concurrency: the ranges would be throttled",
+            f"set FANOUT_MAX_CONCURRENCY to at most {concurrency}",
+        )
     return value
 
 

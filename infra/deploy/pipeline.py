@@ -5,10 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import boto3
 import botocore.exceptions
 
 from infra import layerdescription
-from infra.deploy import analytics, artifacts, contract, layers, limits, package, stacks, templates
+from infra.deploy import (
+    analytics,
+    artifacts,
+    contract,
+    layers,
+    limits,
+    package,
+    stacks,
+    statemachines,
+    templates,
+)
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
@@ -90,7 +101,11 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         "AnalyticsText": cfg.analytics_text,
         "LogLevel": cfg.log_level,
         "AlarmEmail": cfg.alarm_email,
+        "FanoutThresholdMb": cfg.fanout_threshold_mb,
+        "RangeMb": str(cfg.range_mb),
+        "FanoutMaxConcurrency": str(cfg.fanout_max_concurrency),
         **contract.alarm_parameters(cfg.function_dir),
+        **statemachines.upload(aws.s3, bucket, tmpl, say),
     }
     app = stacks.deploy(aws.cfn, cfg.app_stack, body, tmpl, params, say, cfg.poll_seconds, local)
     report.stacks[app.name] = app.action
@@ -98,6 +113,8 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     if local:
         _versioning_moto_skips(aws, report.outputs, say)
         report.outputs.update(analytics.create_locally(aws, cfg.app_stack, say))
+        sfn = boto3.client("stepfunctions", region_name=aws.region)
+        statemachines.make_executable(sfn, aws.cfn, cfg.app_stack, say)
     # Only now, with every stack settled: what no current stack names may expire.
     artifacts.mark_unused(aws.s3, bucket, artifacts.in_use(aws.cfn, cfg), say)
 

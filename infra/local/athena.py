@@ -109,15 +109,17 @@ def run(con, trino_sql: str) -> tuple[list[str], list[tuple]]:
 
 
 @contextmanager
-def dataset_on_disk(s3: Any, location: str) -> Iterator[Path]:
-    """The objects under an `s3://bucket/prefix/` location, downloaded to a temporary folder
-    with their relative keys (partition folders included)."""
+def dataset_on_disk(s3: Any, location: str, only: set[str] | None = None) -> Iterator[Path]:
+    """The objects under an `s3://bucket/prefix/` location (`only`: just these keys),
+    downloaded to a temporary folder with their relative keys (partition folders included)."""
     bucket, _, prefix = location.removeprefix("s3://").partition("/")
     with tempfile.TemporaryDirectory(prefix="local-athena-") as tmp:
         root = Path(tmp)
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 relative = obj["Key"][len(prefix) :]
+                if only is not None and obj["Key"] not in only:
+                    continue
                 if not relative or ".." in relative.split("/"):
                     continue
                 target = root / relative
@@ -126,10 +128,12 @@ def dataset_on_disk(s3: Any, location: str) -> Iterator[Path]:
         yield root
 
 
-def run_named_query(clients: Any, workgroup: str, name: str) -> tuple[list[str], list[tuple]]:
+def run_named_query(
+    clients: Any, workgroup: str, name: str, only: set[str] | None = None
+) -> tuple[list[str], list[tuple]]:
     """Run the workgroup's named query `name` as Athena would, locally: the query and its
     database from the endpoint's Athena, the table definition from its Glue, the files from
-    its S3 (`clients` has .athena, .glue and .s3)."""
+    its S3 (`clients` has .athena, .glue and .s3; `only`: over just these dataset objects)."""
     athena, glue = clients.athena, clients.glue
     queries = {}
     for query_id in athena.list_named_queries(WorkGroup=workgroup).get("NamedQueryIds", []):
@@ -146,7 +150,7 @@ def run_named_query(clients: Any, workgroup: str, name: str) -> tuple[list[str],
         raise QueryError(f"the local stand-in runs queries over one table; {name!r} reads "
                          f"{len(referenced)}: {', '.join(referenced)}")  # fmt: skip
     table = glue.get_table(DatabaseName=query["Database"], Name=referenced[0])["Table"]
-    with dataset_on_disk(clients.s3, table["StorageDescriptor"]["Location"]) as files:
+    with dataset_on_disk(clients.s3, table["StorageDescriptor"]["Location"], only) as files:
         con = connect(table, files)
         try:
             return run(con, query["QueryString"])

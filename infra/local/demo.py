@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import signal
 import sys
@@ -19,18 +20,29 @@ from infra.local.steps import StepFailed, Steps, fail, say
 EXAMPLE = ROOT / "examples" / "reviews.csv"
 
 
+# The demo lowers the fan-out threshold so that a few MB show a fan-out (1 MB ranges);
+# FANOUT_THRESHOLD_MB / RANGE_MB in the environment (make demo FANOUT_THRESHOLD_MB=…) win.
+DEMO_FANOUT = {"FANOUT_THRESHOLD_MB": "1", "RANGE_MB": "1"}
+DEMO_BIG_BYTES = 3 * 1024 * 1024
+
+
 def demo() -> int:
-    steps = Steps(total=10)
+    steps = Steps(total=12)
     run_dir = STATE / "demo"
     shutil.rmtree(run_dir, ignore_errors=True)
-    moto = service = None
+    moto = service = api = None
     signal.signal(signal.SIGTERM, interrupt)
+    for name, value in DEMO_FANOUT.items():
+        os.environ.setdefault(name, value)
     try:
         moto, env = build_and_deploy(steps, run_dir)
         with steps.step("local Lambda service (template-driven, RIE + awslambdaric)"):
+            from infra.local.invokeapi import InvokeApi
             from infra.local.service import LocalLambdaService
 
             service = LocalLambdaService(env, CACHE, run_dir=run_dir, say=say).start()
+            # Where the endpoint's Step Functions interpreter sends its Lambda tasks.
+            api = InvokeApi(service, port=moto.lambda_port).start()
             outputs = app_outputs(env)
             function = outputs["FunctionName"]
             if function not in service.served:
@@ -61,7 +73,14 @@ def demo() -> int:
                 raise StepFailed("wait", f"the function failed: {last.error}")
         with steps.step("results"):
             _show_results(s3, outputs, key, run_dir, function, events[-1].request_id)
-            _show_label_share(env)
+        threshold = os.environ["FANOUT_THRESHOLD_MB"]
+        with steps.step(
+            f"a file above the fan-out threshold (FANOUT_THRESHOLD_MB={threshold}): byte "
+            "ranges scored in parallel by Step Functions"
+        ):
+            _show_fanout(service, outputs, function)
+        with steps.step("the analytics dataset: an Athena named query, run locally"):
+            _show_label_share(env, s3, outputs, key)
     except StepFailed as exc:
         return fail(exc)
     except KeyboardInterrupt:
@@ -69,6 +88,8 @@ def demo() -> int:
         return 130
     finally:
         print(f"\n==> [{steps.total}/{steps.total}] stop the service and the endpoint", flush=True)
+        if api:
+            api.stop()
         if service:
             service.stop()
         if moto:
@@ -107,9 +128,44 @@ def _show_results(s3: Any, outputs: dict, key: str, run_dir: Path, function: str
     _print_logs(run_dir, function, rid)
 
 
-def _show_label_share(env: dict[str, str]) -> None:
+def _show_fanout(service: Any, outputs: dict, function: str) -> None:
+    """Upload a few MB (the example's rows, repeated), follow the execution the function
+    starts, and show that the result is what one invocation writes."""
+    from infra.local import executions
+
+    s3, inp, out = service.clients.s3, outputs["InputBucketName"], outputs["OutputBucketName"]
+    header, _, rows = EXAMPLE.read_bytes().partition(b"\n")
+    body = header + b"\n" + rows * (DEMO_BIG_BYTES // len(rows) + 1)
+    s3.put_object(Bucket=inp, Key="input/reviews-big.csv", Body=body)
+    say(f"s3://{inp}/input/reviews-big.csv ({len(body)} bytes)")
+    if not service.wait_idle(timeout=120):
+        raise StepFailed("fan-out", "the upload was not handled within 120 s; see `make logs`")
+    event = [e for e in service.events if e.function == function][-1]
+    result = json.loads(event.attempts[-1].payload or b"{}").get("results", [{}])[0]
+    if result.get("status") != "handed-off":
+        raise StepFailed("fan-out", f"the function did not hand the file off: {result}")
+    say(f"{function}: handed off ({result['reason']})")
+    say(f"execution {result['execution_arn']}")
+    sfn = executions.client(service.endpoint_env)
+    status = executions.watch(sfn, result["execution_arn"], say,
+                              names=("count ranges", "score ranges"))  # fmt: skip
+    if status != "SUCCEEDED":
+        raise StepFailed("fan-out", f"the execution ended {status}; see `make logs`")
+    report = json.loads(s3.get_object(Bucket=out, Key="reports/reviews-big.csv.json")["Body"]
+                        .read())  # fmt: skip
+    fan = report["fanout"]
+    say(f"s3://{out}/scored/reviews-big.csv: {report['rows']['total']} rows from "
+        f"{fan['ranges']} ranges ({', '.join(f'{s:.1f}s' for s in fan['range_seconds'])}), "
+        f"assembled in {fan['assemble_seconds']:.1f}s; labels "
+        + ", ".join(f"{k} {v}" for k, v in report["labels"].items() if v))  # fmt: skip
+    left = s3.list_objects_v2(Bucket=out, Prefix="tmp/").get("KeyCount", 0)
+    say(f"temporary objects left under tmp/: {left}")
+
+
+def _show_label_share(env: dict[str, str], s3: Any, outputs: dict, key: str) -> None:
     """One answer from the dataset: the named query an analyst starts from in Athena, run here
-    by the local stand-in (infra/local/athena.py) on what the function wrote to analytics/."""
+    by the local stand-in (infra/local/athena.py) over the demo file's rows (its run report
+    names them), which the function wrote to analytics/."""
     from types import SimpleNamespace
 
     import boto3
@@ -123,21 +179,26 @@ def _show_label_share(env: dict[str, str]) -> None:
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name=env["AWS_REGION"],
     )
-    clients = SimpleNamespace(**{
+    clients = SimpleNamespace(s3=s3, **{
         name: session.client(service, endpoint_url=env["AWS_ENDPOINT_URL"])
-        for name, service in (("s3", "s3"), ("glue", "glue"), ("athena", "athena"),
-                              ("cfn", "cloudformation"))
+        for name, service in (("glue", "glue"), ("athena", "athena"), ("cfn", "cloudformation"))
     })  # fmt: skip
     app_stack = Config.from_env().app_stack  # STACK, as `make deploy` read it
     workgroup = declared(clients.cfn, app_stack)[1]["AnalyticsWorkGroupName"]
+    report_key = f"reports/{key.removeprefix('input/')}.json"
+    report = json.loads(
+        s3.get_object(Bucket=outputs["OutputBucketName"], Key=report_key)["Body"].read()
+    )
+    rows_of = set(report["outputs"].get("analytics", []))
     name = "label share per day"
     try:
-        columns, rows = athena.run_named_query(clients, workgroup, name)
+        columns, rows = athena.run_named_query(clients, workgroup, name, only=rows_of)
     except athena.QueryError as exc:
-        raise StepFailed("results", f"the Athena query {name!r} failed locally: {exc}") from exc
+        raise StepFailed("analytics", f"the Athena query {name!r} failed locally: {exc}") from exc
     print(
         f"\n  label share of the demo file: Athena named query {name!r} (workgroup {workgroup}),"
-        "\n  run locally: translated Trino -> DuckDB by sqlglot, over the analytics/ dataset:"
+        "\n  run locally: translated Trino -> DuckDB by sqlglot, over the file's rows in "
+        "analytics/:"
     )
     print("    " + "  ".join(f"{c:<13}" for c in columns))
     for row in rows:

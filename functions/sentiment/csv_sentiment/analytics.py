@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from csv_sentiment import s3io
 
 PREFIX = "analytics/scores/"
@@ -95,6 +97,24 @@ def commit_report(s3, bucket: str, key: str, report: dict) -> None:
         s3io.delete_if_exists(s3, bucket, stale)
 
 
+def publish(s3, bucket: str, staged: Sequence[str], src: s3io.SourceObject, when: datetime
+            ) -> list[str]:  # fmt: skip
+    """A fanned-out file's rows: each range's staged object copied, server-side, to its key in
+    the dataset (range i: part i), once the whole file is scored; the staging keys are
+    removed with the run's other temporary objects."""
+    keys = []
+    for index, staged_key in enumerate(staged):
+        key = dataset_key(src, when, part=index)
+        try:
+            s3.copy_object(Bucket=bucket, Key=key, ContentType=CONTENT_TYPE,
+                           MetadataDirective="REPLACE",
+                           CopySource={"Bucket": bucket, "Key": staged_key})  # fmt: skip
+        except (ClientError, BotoCoreError) as exc:
+            raise s3io.translate(exc, "CopyObject", f"s3://{bucket}/{key}") from exc
+        keys.append(key)
+    return keys
+
+
 class DatasetWriter:
     """Streams one run's rows into one gzip JSON Lines object, batch by batch.
 
@@ -114,9 +134,10 @@ class DatasetWriter:
         model: str,
         scored_at: datetime,
         header_end_line: int,
-        part: int | None = None,
+        key: str | None = None,
     ):
-        self.key = dataset_key(src, scored_at, part)
+        # `key`: a staging key (a fan-out range), published by `publish` when the file is done.
+        self.key = key or dataset_key(src, scored_at)
         self._out = s3io.OutputObject(s3, bucket, self.key, PART_SIZE, CONTENT_TYPE)
         self._gzip = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip member
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="analytics-gzip")

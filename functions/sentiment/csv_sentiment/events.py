@@ -10,8 +10,9 @@ from urllib.parse import unquote_plus
 
 from csv_sentiment.errors import MalformedEvent
 
-# Everything the stack writes to the output bucket: the analytics dataset and Athena's results too.
-OUTPUT_PREFIXES = ("scored/", "reports/", "errors/", "analytics/", "athena-results/")
+# Everything the stack writes to the output bucket (tmp/: the fan-out's ranges; the analytics
+# dataset; Athena's query results).
+OUTPUT_PREFIXES = ("scored/", "reports/", "errors/", "tmp/", "analytics/", "athena-results/")
 MAX_KEY_BYTES = 1024  # S3's limit on the UTF-8 length of a key
 
 
