@@ -15,6 +15,7 @@ from infra.deploy import (
     contract,
     layers,
     limits,
+    memory,
     package,
     stacks,
     statemachines,
@@ -38,6 +39,7 @@ class DeployReport:
 
 def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report = DeployReport()
+    memory.check(cfg, say)  # first: a MEMORY the function would refuse at every cold start
     function_zip = package.build(cfg.function_dir, cfg.build_dir / "function.zip")
     say(f"function: {function_zip.path} ({function_zip.size} bytes, {function_zip.sha256[:12]}…)")
     built = layers.select(cfg.build_dir / "layers", cfg.runtime, cfg.arch)
