@@ -26,6 +26,8 @@ TEMPLATES = ROOT / "infra" / "templates"
 # Bucket names are "<STACK>-app-out-<account>-<region>" and must fit in 63 characters.
 _STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 _LAYER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# ANALYTICS_TEXT's form; app.yaml's AnalyticsText AllowedPattern is the same (a test).
+ANALYTICS_TEXT_PATTERN = r"^(full|none|[1-9][0-9]{0,5}|1000000)$"
 _LAYER_ARN_RE = re.compile(r"^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 
 
@@ -39,6 +41,8 @@ class Config:
     text_column: str = ""
     scoring_engine: str = DEFAULT_ENGINE
     scoring_workers: str = "1"
+    analytics: str = "on"
+    analytics_text: str = "full"
     alarm_email: str = ""
     concurrency: int = 0
     noncurrent_days: int = 30
@@ -83,6 +87,8 @@ class Config:
             text_column=r.text("TEXT_COLUMN"),
             scoring_engine=r.choice("SCORING_ENGINE", d.scoring_engine, ENGINES, lower=True),
             scoring_workers=r.workers("SCORING_WORKERS", d.scoring_workers),
+            analytics=r.choice("ANALYTICS", d.analytics, ("on", "off"), lower=True),
+            analytics_text=_analytics_text(r.text("ANALYTICS_TEXT").lower() or d.analytics_text),
             alarm_email=r.email("ALARM_EMAIL"),
             concurrency=concurrency,
             fanout_threshold_mb=r.auto_integer("FANOUT_THRESHOLD_MB", 1, 10_485_760),
@@ -191,6 +197,13 @@ class EnvReader:
 
     def path(self, name: str, default: Path) -> Path:
         return Path(self.text(name)) if self.text(name) else default
+
+
+def _analytics_text(value: str) -> str:
+    if not re.match(ANALYTICS_TEXT_PATTERN, value):
+        expected = "full, none, or a number of characters from 1 to 1000000"
+        raise EnvReader._fail("ANALYTICS_TEXT", value, expected, "e.g. ANALYTICS_TEXT=none")
+    return value
 
 
 def _fanout_max_concurrency(r: EnvReader, concurrency: int) -> int:

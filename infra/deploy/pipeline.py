@@ -10,6 +10,7 @@ import botocore.exceptions
 
 from infra import layerdescription
 from infra.deploy import (
+    analytics,
     artifacts,
     contract,
     layers,
@@ -98,6 +99,8 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         "TextColumn": cfg.text_column,
         "ScoringEngine": cfg.scoring_engine,
         "ScoringWorkers": cfg.scoring_workers,
+        "Analytics": cfg.analytics,
+        "AnalyticsText": cfg.analytics_text,
         "LogLevel": cfg.log_level,
         "AlarmEmail": cfg.alarm_email,
         "FanoutThresholdMb": cfg.fanout_threshold_mb,
@@ -111,6 +114,7 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report.outputs = app.outputs
     if local:
         _versioning_moto_skips(aws, report.outputs, say)
+        report.outputs.update(analytics.create_locally(aws, cfg.app_stack, say))
         sfn = boto3.client("stepfunctions", region_name=aws.region)
         statemachines.make_executable(sfn, aws.cfn, cfg.app_stack, say)
     # Only now, with every stack settled: what no current stack names may expire.

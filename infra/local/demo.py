@@ -27,7 +27,7 @@ DEMO_BIG_BYTES = 3 * 1024 * 1024
 
 
 def demo() -> int:
-    steps = Steps(total=11)
+    steps = Steps(total=12)
     run_dir = STATE / "demo"
     shutil.rmtree(run_dir, ignore_errors=True)
     moto = service = api = None
@@ -79,6 +79,8 @@ def demo() -> int:
             "ranges scored in parallel by Step Functions"
         ):
             _show_fanout(service, outputs, function)
+        with steps.step("the analytics dataset: an Athena named query, run locally"):
+            _show_label_share(env, s3, outputs, key)
     except StepFailed as exc:
         return fail(exc)
     except KeyboardInterrupt:
@@ -158,6 +160,49 @@ def _show_fanout(service: Any, outputs: dict, function: str) -> None:
         + ", ".join(f"{k} {v}" for k, v in report["labels"].items() if v))  # fmt: skip
     left = s3.list_objects_v2(Bucket=out, Prefix="tmp/").get("KeyCount", 0)
     say(f"temporary objects left under tmp/: {left}")
+
+
+def _show_label_share(env: dict[str, str], s3: Any, outputs: dict, key: str) -> None:
+    """One answer from the dataset: the named query an analyst starts from in Athena, run here
+    by the local stand-in (infra/local/athena.py) over the demo file's rows (its run report
+    names them), which the function wrote to analytics/."""
+    from types import SimpleNamespace
+
+    import boto3
+
+    from infra.deploy.analytics import declared
+    from infra.deploy.config import Config
+    from infra.local import athena
+
+    session = boto3.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_REGION"],
+    )
+    clients = SimpleNamespace(s3=s3, **{
+        name: session.client(service, endpoint_url=env["AWS_ENDPOINT_URL"])
+        for name, service in (("glue", "glue"), ("athena", "athena"), ("cfn", "cloudformation"))
+    })  # fmt: skip
+    app_stack = Config.from_env().app_stack  # STACK, as `make deploy` read it
+    workgroup = declared(clients.cfn, app_stack)[1]["AnalyticsWorkGroupName"]
+    report_key = f"reports/{key.removeprefix('input/')}.json"
+    report = json.loads(
+        s3.get_object(Bucket=outputs["OutputBucketName"], Key=report_key)["Body"].read()
+    )
+    rows_of = set(report["outputs"].get("analytics", []))
+    name = "label share per day"
+    try:
+        columns, rows = athena.run_named_query(clients, workgroup, name, only=rows_of)
+    except athena.QueryError as exc:
+        raise StepFailed("analytics", f"the Athena query {name!r} failed locally: {exc}") from exc
+    print(
+        f"\n  label share of the demo file: Athena named query {name!r} (workgroup {workgroup}),"
+        "\n  run locally: translated Trino -> DuckDB by sqlglot, over the file's rows in "
+        "analytics/:"
+    )
+    print("    " + "  ".join(f"{c:<13}" for c in columns))
+    for row in rows:
+        print("    " + "  ".join(f"{v!s:<13}" for v in row))
 
 
 def _print_logs(run_dir: Path, function: str, rid: str) -> None:

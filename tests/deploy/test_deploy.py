@@ -76,6 +76,8 @@ def test_first_deploy_creates_every_stack_and_the_function_as_declared(aws, make
         "TEXT_COLUMN": "review",
         "SCORING_ENGINE": "fast",
         "SCORING_WORKERS": "auto",
+        "ANALYTICS": "on",
+        "ANALYTICS_TEXT": "full",
         "POWERTOOLS_SERVICE_NAME": metrics.DEFAULT_SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": metrics.DEFAULT_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -162,7 +164,8 @@ def test_role_policy_as_moto_stores_it(aws, make_config, log):
     assert sorted(by_sid["ReadInputs"]["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
     outputs = app["function"]["environment"]["OUTPUT_BUCKET"]
     assert by_sid["WriteResults"]["Resource"] == [
-        f"arn:aws:s3:::{outputs}/{prefix}/*" for prefix in ("scored", "reports", "errors")
+        f"arn:aws:s3:::{outputs}/{prefix}/*"
+        for prefix in ("scored", "reports", "errors", "analytics")
     ]
     # AWS's LogGroup Arn attribute ends with ":*", moto's does not.
     assert by_sid["FanoutTemporaryObjects"]["Resource"] == f"arn:aws:s3:::{outputs}/tmp/fanout/*"

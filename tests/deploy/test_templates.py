@@ -76,6 +76,7 @@ def test_role_grants_exactly_what_the_function_does_and_no_wildcard_action(app):
         "AbortScoredUpload": ["s3:AbortMultipartUpload"],
         "ReadPreviousResults": ["s3:GetObject"],
         "RemoveStaleErrors": ["s3:DeleteObject"],
+        "ReplaceDatasetRows": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject"],
         "MissingKeysAre404Not403": ["s3:ListBucket"],
         "OwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "FailureDestination": ["sqs:SendMessage"],
@@ -89,10 +90,14 @@ def test_role_grants_exactly_what_the_function_does_and_no_wildcard_action(app):
     assert not [a for acts in actions.values() for a in acts if "*" in a]
     # The whole input bucket, not only InputPrefix: make backfill scores what sits elsewhere.
     assert statements["ReadInputs"]["Resource"]["Fn::Sub"].endswith("-${AWS::Region}/*")
-    # Each action only where the function performs it: it writes its three outputs, reads
+    # Each action only where the function performs it: it writes its four outputs, reads
     # the previous report and an existing error report, deletes only a stale error report,
-    # and aborts only the scored CSV's multipart upload; it never reads what it scored.
-    assert _output_prefixes(statements["WriteResults"]) == ["scored", "reports", "errors"]
+    # and aborts only the scored CSV's multipart upload; it never reads what it scored. The
+    # dataset's rows are replaced: aborted, checked and deleted under analytics/ only.
+    assert _output_prefixes(statements["WriteResults"]) == [
+        "scored", "reports", "errors", "analytics"
+    ]  # fmt: skip
+    assert _output_prefixes(statements["ReplaceDatasetRows"]) == ["analytics"]
     assert _output_prefixes(statements["ReadPreviousResults"]) == ["reports", "errors"]
     assert _output_prefixes(statements["RemoveStaleErrors"]) == ["errors"]
     assert _output_prefixes(statements["AbortScoredUpload"]) == ["scored"]

@@ -86,9 +86,11 @@ class Harness:
     def json(self, key: str) -> dict:
         return json.loads(self.output(key))
 
-    def listing(self) -> list[str]:
+    def listing(self, results_only: bool = False) -> list[str]:
+        """The output bucket's keys (`results_only`: without the analytics dataset)."""
         listing = self.s3.list_objects_v2(Bucket=self.buckets["output"])
-        return sorted(o["Key"] for o in listing.get("Contents", []))
+        keys = sorted(o["Key"] for o in listing.get("Contents", []))
+        return [k for k in keys if not (results_only and k.startswith("analytics/"))]
 
 
 def fail_requests(client, operation: str, status: int, code: str, times: int | None = None):

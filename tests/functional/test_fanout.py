@@ -210,6 +210,7 @@ def test_a_multi_range_file_is_byte_identical_to_one_invocation(setup, corpus_pa
         k: single[k] for k in ("text_column", "encoding", "delimiter", "config")
     }
     assert setup.listing("tmp/") == [] and setup.open_uploads() == []
+    _same_dataset_rows(setup, single, report)
 
     # The same event again, while or after the attempt ran: nothing new starts.
     again = setup.job().fanout.hand_off(
@@ -217,6 +218,25 @@ def test_a_multi_range_file_is_byte_identical_to_one_invocation(setup, corpus_pa
         single["config"], "", "test",
     )  # fmt: skip
     assert again["execution_arn"] == handed["execution_arn"] and not again["started"]
+
+
+def _same_dataset_rows(setup, single: dict, report: dict) -> None:
+    """Every range wrote its analytics rows: published as parts 0…n-1 of the file, together
+    exactly the rows one invocation wrote (only the run's time differs)."""
+    import gzip
+
+    keys = report["outputs"]["analytics"]
+    assert len(keys) == report["fanout"]["ranges"]
+    assert [k.rsplit("-", 1)[-1] for k in keys] == [f"{i:05d}.jsonl.gz" for i in range(len(keys))]
+    # The test removed the report that recorded one invocation's rows, so they stay here.
+    assert setup.listing("analytics/") == sorted(keys + single["outputs"]["analytics"])
+
+    def rows(key: str) -> list[dict]:
+        lines = gzip.decompress(setup.get(key)).splitlines()
+        return [{**json.loads(line), "scored_at": None} for line in lines]
+
+    (one,) = single["outputs"]["analytics"]
+    assert [row for key in keys for row in rows(key)] == rows(one)
 
 
 def test_parts_of_five_mib_and_more_are_copied_server_side(setup, corpus_path):

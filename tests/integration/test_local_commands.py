@@ -41,8 +41,8 @@ def test_make_demo_shows_the_pipeline_working_and_stops_everything(built_artifac
     done = _local("demo", tmp_path)
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-2000:]
-    headers = re.findall(r"^==> \[(\d+)/11\] ", out, re.M)
-    assert headers == [str(i) for i in range(1, 12)]
+    headers = re.findall(r"^==> \[(\d+)/12\] ", out, re.M)
+    assert headers == [str(i) for i in range(1, 13)]
     assert "s3://cmdtest-app-out-123456789012-us-east-1/scored/reviews.csv" in out
     assert (
         "first rows of" in out
@@ -53,6 +53,10 @@ def test_make_demo_shows_the_pipeline_working_and_stops_everything(built_artifac
     assert "handed off (" in out and "[succeeded] score ranges: 4 done, 0 running" in out
     assert re.search(r"scored/reviews-big\.csv: \d+ rows from 4 ranges", out)
     assert "temporary objects left under tmp/: 0" in out
+    share = out.split("label share of the demo file: Athena named query")[1]
+    assert "run locally: translated Trino -> DuckDB by sqlglot" in share
+    for label, count in (("positive", 22), ("negative", 11), ("neutral", 8), ("none", 1)):
+        assert re.search(rf"\n    \S+ +{label} +{count} +{round(100 * count / 42, 2)}", share)
     assert re.search(r"START RequestId: \S+ Version: \$LATEST", out)
     assert re.search(r"REPORT RequestId: \S+\tInit Duration: [\d.]+ ms\tDuration", out)
     endpoint = re.search(r"deploy stacks cmdtest-\* to (http://127\.0\.0\.1:\d+)", out).group(1)

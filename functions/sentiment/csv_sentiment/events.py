@@ -10,8 +10,11 @@ from urllib.parse import unquote_plus
 
 from csv_sentiment.errors import MalformedEvent
 
-# tmp/: the fan-out's ranges; backfill/: make backfill's manifests and records
-OUTPUT_PREFIXES = ("scored/", "reports/", "errors/", "tmp/", "backfill/")
+# Everything the stack writes to the output bucket (tmp/: the fan-out's ranges; backfill/: make
+# backfill's manifests and records; the analytics dataset; Athena's query results).
+OUTPUT_PREFIXES = (
+    "scored/", "reports/", "errors/", "tmp/", "backfill/", "analytics/", "athena-results/",
+)  # fmt: skip
 MAX_KEY_BYTES = 1024  # S3's limit on the UTF-8 length of a key
 
 

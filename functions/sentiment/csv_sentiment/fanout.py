@@ -20,11 +20,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from csv_sentiment import csvio, ranges, s3io
+from csv_sentiment import analytics, csvio, ranges, s3io
 from csv_sentiment.core import RowScorer, output_header
 from csv_sentiment.engine import MODEL
 from csv_sentiment.errors import (
@@ -201,7 +202,12 @@ class Fanout:
         except InputError as exc:
             self._fail_file(src, state, exc, ranges_done=0)
             return {**state, "status": "failed"}
-        plan.update(started=time.time(), execution=execution, reason=job.get("reason", ""))
+        plan.update(
+            started=time.time(),
+            execution=execution,
+            reason=job.get("reason", ""),
+            uploaded=src.last_modified.isoformat() if src.last_modified else None,
+        )
         raw = ranges.raw_ranges(src.size, int(job.get("range_bytes") or settings.range_bytes))
         s3io.put_json(self.s3, state["bucket"], state["prefix"] + "plan.json", plan)
         items = [{"index": r.index, "start": r.start, "end": r.end} for r in raw]
@@ -309,6 +315,9 @@ class Fanout:
         out = s3io.OutputObject(
             self.s3, settings.output_bucket, out_key, settings.part_size_bytes, CSV_CONTENT_TYPE
         )
+        # The dataset numbers rows from the same line as the scorer: after the header in range 0.
+        start_line = plan["header_end_line"] if item.index == 0 else item.first_line
+        dataset = _range_dataset(self.s3, settings, plan, start_line, _staged(out_key))
         try:
             if item.index == 0:
                 head = output_header(header, settings.neutralise_formulas)
@@ -318,9 +327,15 @@ class Fanout:
                 batch = rows.prepare(chunk, ends)
                 scored = rows.finish(batch, self.scorer.submit(batch.texts).result())
                 out.write(csvio.format_rows(scored).encode("utf-8"))
+                if dataset:
+                    dataset.add(batch.rows, scored, ends)
             out.complete()
+            if dataset:
+                dataset.complete()
         except BaseException:
             out.abort()
+            if dataset:
+                dataset.abort()
             raise
         counts = rows.counts
         return {
@@ -374,7 +389,11 @@ class Fanout:
         written = _assemble(self.s3, state["bucket"], parts, keys.scored)
         report = _report(plan, items, done, keys, written, self.request_id)
         report["fanout"]["assemble_seconds"] = round(time.monotonic() - assemble_started, 3)
-        s3io.put_json(self.s3, state["bucket"], keys.report, report)
+        staged = [_staged(p) for p in parts] if self.settings.analytics else []
+        report["outputs"]["analytics"] = analytics.publish(
+            self.s3, state["bucket"], staged, _plan_source(plan), _started(plan)
+        )
+        analytics.commit_report(self.s3, state["bucket"], keys.report, report)
         s3io.delete_if_exists(self.s3, state["bucket"], keys.error)
         self._cleanup(state)
         return {**state, "status": "succeeded", "rows": report["rows"]["total"]}
@@ -412,6 +431,32 @@ class _Src:
     version_id: str | None
     etag: str
     size: int
+
+
+def _staged(out_key: str) -> str:
+    """Where a range stages its analytics rows: beside its scored part, under the run's prefix."""
+    return out_key.replace("/out/", "/analytics/").removesuffix(".csv") + ".jsonl.gz"
+
+
+def _plan_source(plan: dict) -> s3io.SourceObject:
+    uploaded = plan.get("uploaded")
+    when = datetime.fromisoformat(uploaded) if uploaded else None
+    return s3io.SourceObject(**plan["source"], content_encoding="", last_modified=when)
+
+
+def _started(plan: dict) -> datetime:
+    return datetime.fromtimestamp(plan["started"], UTC)
+
+
+def _range_dataset(s3, settings: Settings, plan: dict, header_end: int, key: str):
+    """A range's analytics writer (docs/analytics.md), staged until the file is assembled."""
+    if not settings.analytics:
+        return None
+    return analytics.DatasetWriter(
+        s3, settings.output_bucket, _plan_source(plan), text_index=plan["text_index"],
+        text_limit=settings.analytics_text, model=MODEL, scored_at=_started(plan),
+        header_end_line=header_end, key=key,
+    )  # fmt: skip
 
 
 def _source(src) -> dict:

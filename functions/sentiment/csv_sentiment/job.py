@@ -14,10 +14,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from botocore.client import BaseClient
 
-from csv_sentiment import csvio, s3io
+from csv_sentiment import analytics, csvio, s3io
 from csv_sentiment.core import Batch, Counts, RowScorer, output_header, resolve_text_column
 from csv_sentiment.engine import MODEL, BatchScorer, PendingScores
 from csv_sentiment.errors import (
@@ -75,9 +76,11 @@ class Job:
     request_id: str = "-"
     remaining_ms: Callable[[], int] = lambda: 900_000
     fanout: object | None = None  # fanout.Fanout: hands a file too big for one invocation on
+    scored_at: datetime | None = None  # when the current file's run started (dataset rows)
 
     def process(self, ref: ObjectRef) -> Result:
         started = time.monotonic()
+        self.scored_at = datetime.now(UTC)
         settings = self.settings
         keys = output_keys(ref.key, settings.input_prefix)
         src = None
@@ -99,7 +102,7 @@ class Job:
             if self.fanout and (why := self.fanout.too_big(src)):
                 return self.fanout.hand_off(src, config, column_setting, why)
             opened = self.open_records(src, column_setting)
-            counts, bytes_written = self._pipeline(opened, keys)
+            counts, bytes_written, dataset = self._pipeline(opened, keys)
         except Superseded as exc:
             return {"status": "superseded", "reason": exc.message, "source": source_of(src or ref)}
         except InputError as exc:
@@ -110,7 +113,8 @@ class Job:
             s3io.put_json(self.s3, settings.output_bucket, keys.error, document)
             return document
         report = self._success_report(opened, counts, bytes_written, keys, config, started)
-        s3io.put_json(self.s3, settings.output_bucket, keys.report, report)
+        report["outputs"]["analytics"] = dataset
+        analytics.commit_report(self.s3, settings.output_bucket, keys.report, report)
         # A stale failure goes; only if there is one, because on a versioned bucket deleting a
         # missing key still adds a delete marker, one more on every run.
         s3io.delete_if_exists(self.s3, settings.output_bucket, keys.error)
@@ -186,7 +190,7 @@ class Job:
     # a multipart upload that is completed only after the last row. With worker processes the
     # next batches are parsed and sent while earlier ones are scored; on any failure the
     # upload is aborted, so a half-written scored file never exists.
-    def _pipeline(self, opened: Opened, keys: OutputKeys) -> tuple[Counts, int]:
+    def _pipeline(self, opened: Opened, keys: OutputKeys) -> tuple[Counts, int, list[str]]:
         settings = self.settings
         rows = RowScorer(
             width=len(opened.header),
@@ -199,15 +203,19 @@ class Job:
             self.s3, settings.output_bucket, keys.scored, settings.part_size_bytes,
             GZIP_CONTENT_TYPE if keys.compressed else CSV_CONTENT_TYPE, gzip=keys.compressed,
         )  # fmt: skip
+        dataset = self._dataset(opened)
         depth = 2 * self.scorer.workers if self.scorer.workers else 1  # batches in flight
-        pending: deque[tuple[Batch, PendingScores]] = deque()
+        pending: deque[tuple[Batch, PendingScores, list[int]]] = deque()
         try:
             header = output_header(opened.header, settings.neutralise_formulas)
             out.write(csvio.format_rows([header]).encode("utf-8"))
 
             def write_oldest() -> None:
-                batch, handle = pending.popleft()
-                out.write(csvio.format_rows(rows.finish(batch, handle.result())).encode("utf-8"))
+                batch, handle, ends = pending.popleft()
+                out_rows = rows.finish(batch, handle.result())
+                out.write(csvio.format_rows(out_rows).encode("utf-8"))
+                if dataset:
+                    dataset.add(batch.rows, out_rows, ends)
 
             batches = itertools.chain([opened.first], opened.records.batches())
             for chunk, ends in batches:
@@ -215,18 +223,32 @@ class Job:
                     continue
                 self._check_time(rows.counts.total, opened.raw.count, opened.src.size)
                 batch = rows.prepare(chunk, ends)
-                pending.append((batch, self.scorer.submit(batch.texts)))
+                pending.append((batch, self.scorer.submit(batch.texts), ends))
                 if len(pending) >= depth:
                     write_oldest()
             while pending:
                 write_oldest()
             self._check_still_current(opened.src)
             out.complete()
+            if dataset:
+                dataset.complete()
         except BaseException:
             _drain(pending)  # a worker's late results must not reach the next file
             out.abort()
+            if dataset:
+                dataset.abort()
             raise
-        return rows.counts, out.bytes_written
+        return rows.counts, out.bytes_written, [dataset.key] if dataset else []
+
+    def _dataset(self, opened: Opened) -> analytics.DatasetWriter | None:
+        """The analytics dataset's writer for this run (docs/analytics.md), unless it is off."""
+        if not self.settings.analytics:
+            return None
+        return analytics.DatasetWriter(
+            self.s3, self.settings.output_bucket, opened.src, text_index=opened.text_index,
+            text_limit=self.settings.analytics_text, model=MODEL,
+            scored_at=self.scored_at or datetime.now(UTC), header_end_line=opened.header_end,
+        )  # fmt: skip
 
     # Step 3. The run report: what was read, how, and what came out; written last, so its
     # presence means success.
@@ -301,7 +323,7 @@ def _key_too_long(key: str, keys: OutputKeys) -> LimitExceeded:
 
 
 def _drain(pending: deque) -> None:
-    for _, handle in pending:
+    for _, handle, _ in pending:
         with contextlib.suppress(Exception):
             handle.result()
     pending.clear()

@@ -5,7 +5,7 @@ results the handler puts in the invocation result. The JSON files are these dict
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, TypedDict
+from typing import Literal, NotRequired, Protocol, TypedDict
 
 SCHEMA_VERSION = 1
 
@@ -38,6 +38,9 @@ class RowCounts(TypedDict):
 class ScoredOutputs(TypedDict):
     scored: str
     report: str
+    # The analytics dataset's keys of this run (none with ANALYTICS=off); added after the
+    # report is built, before it is written (job.py).
+    analytics: NotRequired[list[str]]
 
 
 class ErrorOutputs(TypedDict):

@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -110,6 +111,7 @@ class SourceObject:
     size: int
     content_encoding: str
     metadata: dict[str, str] = field(default_factory=dict)
+    last_modified: datetime | None = None  # when this version was uploaded
 
     @property
     def uri(self) -> str:
@@ -132,6 +134,7 @@ def head_source(s3, bucket: str, key: str, version_id: str | None) -> SourceObje
         metadata={
             k.lower(): decode_metadata(k, v) for k, v in (head.get("Metadata") or {}).items()
         },
+        last_modified=head.get("LastModified"),
     )
 
 

@@ -30,7 +30,7 @@ class Spec:
 
 SPECS: tuple[Spec, ...] = (
     Spec("OUTPUT_BUCKET", None, "an S3 bucket name",
-         "Bucket that receives scored/, reports/ and errors/."),
+         "Bucket that receives scored/, reports/, errors/ and analytics/."),
     Spec("TEXT_COLUMN", "", "a column name, or empty to auto-detect",
          "Column to score. Empty: a column named text/review/comment/body/message/content/tweet "
          "(case-insensitive), else the only non-numeric column. Per file: object metadata "
@@ -66,6 +66,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("ENCODING_FALLBACK", "cp1252",
          "a text encoding name such as cp1252 or latin-1 (not hex, base64…), or 'none'",
          "Used when a file without BOM is not UTF-8 in its first 64 KiB; the report names it."),
+    Spec("ANALYTICS", "on", "on or off",
+         "Also write every row, typed, to the dataset under analytics/ of OUTPUT_BUCKET (Athena "
+         "table; docs/analytics.md). off writes none, and a re-scored file's old rows go."),
+    Spec("ANALYTICS_TEXT", "full", "full, none, or a number of characters from 1 to 1000000",
+         "How much of each text the dataset keeps: all, none (null), or the first N characters "
+         "(some texts are private)."),
     Spec("FANOUT_THRESHOLD_MB", "auto", "an integer from 1 to 10485760, or auto",
          "Files larger than this go to the fan-out state machine (byte ranges scored in "
          "parallel, see [Bigger files](#bigger-files-fan-out)); a file that runs out of time "
@@ -108,6 +114,8 @@ class Settings:
     time_margin_ms: int
     neutralise_formulas: bool
     encoding_fallback: str | None
+    analytics: bool
+    analytics_text: int | None  # None: the whole text; 0: none; N: the first N characters
     fanout_threshold_mb: int | None  # None: auto
     range_bytes: int
     fanout_max_concurrency: int
@@ -136,6 +144,8 @@ class Settings:
             time_margin_ms=r.integer("TIME_MARGIN_SECONDS", 1, 600) * 1000,
             neutralise_formulas=r.boolean("NEUTRALISE_FORMULAS"),
             encoding_fallback=r.encoding("ENCODING_FALLBACK"),
+            analytics=r.boolean("ANALYTICS"),
+            analytics_text=r.text_limit("ANALYTICS_TEXT", 1_000_000),
             fanout_threshold_mb=r.auto_integer("FANOUT_THRESHOLD_MB", 1, 10 * _MIB),
             range_bytes=r.integer("RANGE_MB", 1, 4096) * _MIB,
             fanout_max_concurrency=r.integer("FANOUT_MAX_CONCURRENCY", 1, 10_000),
@@ -163,7 +173,14 @@ class Settings:
             "neutralise_formulas": self.neutralise_formulas,
             "max_text_chars": self.max_text_chars,
             "encoding_fallback": self.encoding_fallback,
+            # The dataset is part of the output: a backfill fills in files scored before it.
+            "analytics": "on" if self.analytics else "off",
+            "analytics_text": _text_setting(self.analytics_text),
         }
+
+
+def _text_setting(limit: int | None) -> str:
+    return "full" if limit is None else "none" if limit == 0 else str(limit)
 
 
 class _Reader:
@@ -240,6 +257,12 @@ class _Reader:
         if value in ("false", "0", "no", "off"):
             return False
         raise self._fail(name, value)
+
+    def text_limit(self, name: str, high: int) -> int | None:
+        value = self._raw(name).strip().lower()
+        if value in ("full", "none"):
+            return None if value == "full" else 0
+        return self.integer(name, 1, high)
 
     def choice(self, name: str, choices, upper: bool = False) -> str:
         value = self._raw(name).strip()
