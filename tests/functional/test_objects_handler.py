@@ -9,14 +9,14 @@ import pytest
 
 from csv_sentiment.errors import ConfigurationError
 from csv_sentiment.events import output_keys
-from tests.functional.test_handler import Context, lines, load_handler  # noqa: F401 (by name)
+from tests.functional.test_handler import Context, lines
 
 RUN = {"id": "00112233445566778899", "attempt": 1}
 
 
 @pytest.fixture
 def load(request):
-    """test_handler's `load_handler`: a fresh handler module with the given environment."""
+    """conftest's `load_handler`: a fresh handler module with the given environment."""
     return request.getfixturevalue("load_handler")
 
 
