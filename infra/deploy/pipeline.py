@@ -14,6 +14,12 @@ from infra.deploy.errors import DeployError
 
 Say = Callable[[str], None]
 MAX_LAYERS = 5  # Lambda's limit per function
+# Each function folder → the app template's parameters for its code key and its layer ARNs
+# (a test checks that every folder under functions/ has a row and the template both names).
+FUNCTION_PARAMETERS = {
+    "sentiment": ("CodeKey", "LayerArns"),
+    "insights": ("InsightsCodeKey", "InsightsLayerArns"),
+}
 MAX_UNZIPPED = 250 * 1024 * 1024  # Lambda's limit for function plus layers, unzipped
 
 
@@ -21,17 +27,33 @@ MAX_UNZIPPED = 250 * 1024 * 1024  # Lambda's limit for function plus layers, unz
 class DeployReport:
     stacks: dict[str, str] = field(default_factory=dict)  # stack name -> created|updated|unchanged
     layer_arns: list[str] = field(default_factory=list)
-    code_key: str = ""
+    code_key: str = ""  # the scoring function's
+    code_keys: dict[str, str] = field(default_factory=dict)  # function -> its code key
+    function_layers: dict[str, list[str]] = field(default_factory=dict)  # function -> ARNs
     outputs: dict[str, str] = field(default_factory=dict)
     published_locally: list[str] = field(default_factory=list)
 
 
 def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report = DeployReport()
-    function_zip = package.build(cfg.function_dir, cfg.build_dir / "function.zip")
-    say(f"function: {function_zip.path} ({function_zip.size} bytes, {function_zip.sha256[:12]}…)")
+    zips = package.build_all(cfg.functions_dir, cfg.build_dir / "functions")
+    for name, art in zips.items():
+        say(f"function {name}: {art.path} ({art.size} bytes, {art.sha256[:12]}…)")
+    unknown = sorted(set(zips) - set(FUNCTION_PARAMETERS))
+    if unknown:
+        raise DeployError(
+            f"function folders {unknown} have no app template parameters",
+            "add them to infra/deploy/pipeline.py FUNCTION_PARAMETERS and app.yaml",
+        )
     built = layers.select(cfg.build_dir / "layers", cfg.runtime, cfg.arch)
-    _check_limits(cfg, built)
+    unknown_pins = sorted(set(cfg.pins) - {layer.name for layer in built})
+    if unknown_pins:
+        raise DeployError(
+            f"PIN_LAYERS names unknown layers {unknown_pins}; the layers are: "
+            + ", ".join(layer.name for layer in built)
+        )
+    for name in zips:
+        _check_limits(cfg, layers.for_function(built, name), name)
     # Pins are checked before anything changes: a wrong pin must not leave a half deploy.
     pinned = {name: _pinned_arn(cfg, aws, name, pin) for name, pin in cfg.pins.items()}
 
@@ -40,8 +62,10 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report.stacks[boot.name] = boot.action
     bucket = boot.outputs["ArtifactBucketName"]
 
-    report.code_key = f"function/{function_zip.sha256}.zip"
-    artifacts.ensure(aws.s3, bucket, report.code_key, function_zip.path, say)
+    for name, art in zips.items():
+        report.code_keys[name] = f"function/{art.sha256}.zip"
+        artifacts.ensure(aws.s3, bucket, report.code_keys[name], art.path, say)
+    report.code_key = report.code_keys.get("sentiment", "")
     for layer in built:
         if layer.name not in pinned:
             artifacts.ensure(aws.s3, bucket, layer.key, layer.zip_path, say)
@@ -69,11 +93,17 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
             arn = _published_version(aws, params, result.name, say, report)
         report.layer_arns.append(arn)
 
+    arn_of = {layer.name: arn for layer, arn in zip(built, report.layer_arns, strict=True)}
+    per_function = {}
+    for name in zips:
+        code_param, layers_param = FUNCTION_PARAMETERS[name]
+        report.function_layers[name] = [arn_of[x.name] for x in layers.for_function(built, name)]
+        per_function[code_param] = report.code_keys[name]
+        per_function[layers_param] = ",".join(report.function_layers[name])
     body, tmpl = templates.load("app")
     params = {
         "CodeBucket": bucket,
-        "CodeKey": report.code_key,
-        "LayerArns": ",".join(report.layer_arns),
+        **per_function,
         "Runtime": cfg.runtime,
         "Architecture": cfg.arch,
         "MemorySize": str(cfg.memory),
@@ -93,8 +123,9 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     if aws.local_endpoint:
         _versioning_moto_skips(aws, report.outputs, say)
 
-    say("layers:   " + ", ".join(a.split(":layer:")[-1] for a in report.layer_arns))
-    say(f"code:     s3://{bucket}/{report.code_key}")
+    for name, arns in report.function_layers.items():
+        say(f"{name}: code s3://{bucket}/{report.code_keys[name]}, layers "
+            + ", ".join(a.split(":layer:")[-1] for a in arns))  # fmt: skip
     if all(action == "unchanged" for action in report.stacks.values()):
         say("nothing changed: every stack already matches the build and the settings")
     say("outputs:")
@@ -114,23 +145,19 @@ def _versioning_moto_skips(aws: Aws, outputs: dict[str, str], say: Say) -> None:
     say(f"  {aws.local_endpoint}: bucket versioning applied as app.yaml declares it")
 
 
-def _check_limits(cfg: Config, built: list[layers.BuiltLayer]) -> None:
-    unknown = sorted(set(cfg.pins) - {layer.name for layer in built})
-    if unknown:
-        raise DeployError(
-            f"PIN_LAYERS names unknown layers {unknown}; the layers are: "
-            + ", ".join(layer.name for layer in built)
-        )
+def _check_limits(cfg: Config, built: list[layers.BuiltLayer], function: str) -> None:
+    """Lambda's limits hold for each function's own list of layers."""
     total = sum(layer.unzipped_bytes for layer in built)
     if total > MAX_UNZIPPED:
         sizes = ", ".join(f"{layer.name} {layer.unzipped_bytes / 2**20:.0f} MiB" for layer in built)
         raise DeployError(
-            f"the layers unzip to {total / 2**20:.0f} MiB, over Lambda's 250 MiB limit ({sizes})",
+            f"the layers of {function} unzip to {total / 2**20:.0f} MiB, over Lambda's 250 MiB "
+            f"limit ({sizes})",
             "slim the largest layer (layers/<name>/layer.toml `omit`) and run `make layers`",
         )
     if len(built) > MAX_LAYERS:
         raise DeployError(
-            f"{len(built)} layers built, Lambda allows {MAX_LAYERS} per function",
+            f"{function} attaches {len(built)} layers, Lambda allows {MAX_LAYERS} per function",
             "merge layers (layers/<name>/) so that at most five remain",
         )
 

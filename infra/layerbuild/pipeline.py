@@ -235,6 +235,7 @@ def build_layer(
         return {
             "name": layer.name,
             "position": layer.position,
+            "functions": list(layer.functions),
             "runtime": target.runtime,
             "arch": target.arch,
             "zip": zip_name(layer.name, target),

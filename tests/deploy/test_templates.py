@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from csv_insights import metrics as insights_metrics
 
 from csv_sentiment import metrics
 from csv_sentiment.settings import SPECS
@@ -50,6 +51,8 @@ def test_files_failed_alarm_uses_the_functions_metric_namespace_and_dimension(ap
         "MetricsNamespace": metrics.DEFAULT_NAMESPACE,
         "ServiceName": metrics.DEFAULT_SERVICE,
         "ServiceDimension": metrics.SERVICE_DIMENSION,
+        "InsightsServiceName": insights_metrics.DEFAULT_SERVICE,
+        "ReportsRejectedMetric": insights_metrics.REPORTS_REJECTED,
     }
     assert passed == declared
     assert {k: app["Parameters"][k]["Default"] for k in declared} == declared
@@ -110,7 +113,11 @@ def test_buckets_are_private_encrypted_tls_only_and_retained(app):
         assert policy["Effect"] == "Deny"
         assert policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     output = app["Resources"]["OutputBucket"]["Properties"]["NotificationConfiguration"]
-    assert output == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    assert output["EventBridgeConfiguration"] == {"EventBridgeEnabled": True}
+    # The only Lambda notification on the output bucket: new reports → the insights function
+    # (never the scoring function: its own outputs must not trigger it).
+    [insights] = output["LambdaConfigurations"]
+    assert insights["Function"] == {"Fn::GetAtt": ["InsightsFunction", "Arn"]}
 
 
 def test_failures_go_to_an_encrypted_queue_with_bounded_retries(app):

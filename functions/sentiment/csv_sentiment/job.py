@@ -28,8 +28,10 @@ from csv_sentiment.errors import (
 )
 from csv_sentiment.events import ObjectRef, output_keys, relative_key
 from csv_sentiment.settings import Settings
+from csv_sentiment.summary import Summary
 
-SCHEMA_VERSION = 1
+# The report's shape: schemas/run-report.schema.json (2 added the insights fields).
+SCHEMA_VERSION = 2
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 TEXT_COLUMN_METADATA = "text-column"  # x-amz-meta-text-column
 _SAMPLE_ROWS = 200  # rows inspected to find the only non-numeric column
@@ -102,6 +104,7 @@ class Job:
             neutralise_formulas=settings.neutralise_formulas,
             header_end_line=header_end,
         )
+        summary = Summary(header_end)
         out = s3io.OutputObject(
             self.s3, settings.output_bucket, keys["scored"], settings.part_size_bytes,
             CSV_CONTENT_TYPE,
@@ -116,8 +119,10 @@ class Job:
             writer.writerow(output_header(header))
 
             def write_oldest() -> None:
-                batch, handle = pending.popleft()
-                writer.writerows(rows.finish(batch, handle.result()))
+                batch, handle, ends = pending.popleft()
+                scores = handle.result()
+                writer.writerows(rows.finish(batch, scores))
+                summary.add(batch.kinds, batch.texts, scores, ends)
                 out.write(buffer.getvalue().encode("utf-8"))
                 buffer.seek(0)
                 buffer.truncate()
@@ -127,7 +132,7 @@ class Job:
                     continue
                 self._check_time(rows.counts.total, raw.count, src.size)
                 batch = rows.prepare(chunk, ends)
-                pending.append((batch, self.scorer.submit(batch.texts)))
+                pending.append((batch, self.scorer.submit(batch.texts), ends))
                 if len(pending) >= depth:
                     write_oldest()
             while pending:
@@ -166,6 +171,7 @@ class Job:
             "model": MODEL,
             "config": config,
             "request_id": self.request_id,
+            **summary.report(),
         }
 
     def _check_time(self, rows_done: int, bytes_done: int, size: int) -> None:
@@ -202,7 +208,7 @@ class Job:
 
 
 def _drain(pending: deque) -> None:
-    for _, handle in pending:
+    for _, handle, _ in pending:
         with contextlib.suppress(Exception):
             handle.result()
     pending.clear()

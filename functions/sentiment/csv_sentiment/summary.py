@@ -1,0 +1,134 @@
+"""What the insights pages need from a run, gathered batch by batch while the file is scored:
+a histogram of the compound scores and the most positive and most negative rows with their
+line numbers. The pages read run reports only, never a scored file again, so this is the one
+place that sees every score. No I/O; the report fields are described in
+schemas/run-report.schema.json (schema_version 2).
+
+Cost: one pass over a batch's compound scores plus a heap of `keep` rows; a row's position
+and line are worked out only for rows that enter the heap (bench: tests/bench/bench_summary.py).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+HISTOGRAM_BINS = 20  # bins of 0.1 over [-1, 1]: fine enough to see a shape, small in a report
+KEEP = 5  # rows kept at each end
+MAX_TEXT_CHARS = 280  # a report is small whatever the cells hold
+TEXT_POLICIES = ("full", "none")  # or a positive number of characters
+
+
+def text_policy(value: str) -> str | int:
+    """`full`, `none` or a number of characters (as ANALYTICS_TEXT spells it)."""
+    value = value.strip().lower()
+    if value in TEXT_POLICIES:
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise ValueError(f"text policy {value!r} is invalid; expected full, none or a number >= 1")
+
+
+@dataclass
+class Summary:
+    header_end_line: int = 1
+    policy: str | int = "full"
+    keep: int = KEEP
+    bins: int = HISTOGRAM_BINS
+    counts: list[int] = field(init=False)
+    _rows: int = field(init=False, default=0)
+    _last_line: int = field(init=False)
+    # Min-heaps of (key, tie, row, line, text): the root is the weakest of the kept rows.
+    _top: list[tuple] = field(init=False, default_factory=list)
+    _bottom: list[tuple] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * self.bins
+        self._last_line = self.header_end_line
+
+    def add(
+        self,
+        kinds: Sequence[str],
+        texts: Sequence[str],
+        scores: Sequence[Sequence[float]],
+        end_lines: Sequence[int],
+    ) -> None:
+        """One batch as RowScorer prepared it: `kinds[i]` is "" for a scored row, `texts` and
+        `scores` are the scored rows in order, `end_lines[i]` the line row i ends on."""
+        compounds = [s[3] for s in scores]
+        scale = self.bins / 2.0
+        last = self.bins - 1
+        counts = self.counts
+        for c in compounds:
+            b = int((c + 1.0) * scale)
+            counts[b if b < last else last] += 1
+        entering = self._entering(compounds)
+        if entering:
+            self._keep_rows(entering, kinds, texts, compounds, end_lines)
+        self._rows += len(kinds)
+        if end_lines:
+            self._last_line = end_lines[-1]
+
+    def _entering(self, compounds: list[float]) -> list[int]:
+        """Indexes of the scored rows that beat the weakest kept row at either end."""
+        k = self.keep
+        if k <= 0 or not compounds:
+            return []
+        lo = self._top[0][0] if len(self._top) >= k else -2.0
+        hi = -self._bottom[0][0] if len(self._bottom) >= k else 2.0
+        if len(compounds) <= 4 * k:
+            return [j for j, c in enumerate(compounds) if c > lo or c < hi]
+        # Usually only a handful of a batch's rows can enter: find them without a Python loop
+        # over every row (nlargest/nsmallest run in C over the keyed range).
+        best = heapq.nlargest(k, range(len(compounds)), key=compounds.__getitem__)
+        worst = heapq.nsmallest(k, range(len(compounds)), key=compounds.__getitem__)
+        return sorted(
+            {j for j in best if compounds[j] > lo} | {j for j in worst if compounds[j] < hi}
+        )
+
+    def _keep_rows(self, entering, kinds, texts, compounds, end_lines) -> None:
+        position = [i for i, kind in enumerate(kinds) if not kind]  # text index -> row index
+        for j in entering:
+            i = position[j]
+            row = self._rows + i + 1
+            line = (end_lines[i - 1] if i else self._last_line) + 1
+            c = compounds[j]
+            # Ties keep the earlier row: a smaller row number is "stronger".
+            self._push(self._top, (c, -row, row, line, j, texts))
+            self._push(self._bottom, (-c, -row, row, line, j, texts))
+
+    def _push(self, heap: list, item: tuple) -> None:
+        key, tie, row, line, j, texts = item
+        entry = (key, tie, row, line, self._text(texts[j]))
+        if len(heap) < self.keep:
+            heapq.heappush(heap, entry)
+        elif (key, tie) > heap[0][:2]:
+            heapq.heapreplace(heap, entry)
+
+    def _text(self, text: str) -> tuple[str, bool] | None:
+        if self.policy == "none":
+            return None
+        limit = MAX_TEXT_CHARS if self.policy == "full" else min(int(self.policy), MAX_TEXT_CHARS)
+        return text[:limit], len(text) > limit
+
+    def report(self) -> dict:
+        """The report fields (schema_version 2): compound_histogram and extremes."""
+        out: dict = {
+            "compound_histogram": {"low": -1, "high": 1, "counts": list(self.counts)},
+            "extremes": {
+                "text_policy": self.policy,
+                "max_chars": MAX_TEXT_CHARS,
+                "most_positive": [self._row(e, 1) for e in sorted(self._top, reverse=True)],
+                "most_negative": [self._row(e, -1) for e in sorted(self._bottom, reverse=True)],
+            },
+        }
+        return out
+
+    @staticmethod
+    def _row(entry: tuple, sign: int) -> dict:
+        key, _, row, line, text = entry
+        out: dict = {"row": row, "line": line, "compound": sign * key}
+        if text is not None:
+            out["text"], out["truncated"] = text
+        return out
