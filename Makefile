@@ -78,7 +78,7 @@ layers: venv ## build the Lambda layers (LAYER=name for one; RUNTIME, ARCH, LAYE
 lock: venv ## re-pin layers/<LAYER>/requirements.txt from requirements.in (with hashes)
 	$(PY) -m infra.layerbuild lock $(if $(LAYER),--layer $(LAYER))
 
-function: venv ## package functions/sentiment into build/function.zip
+function: venv ## package every functions/<name>/ into build/functions/<name>.zip
 	$(PY) -m infra.deploy package
 
 deploy: venv ## deploy bootstrap, layer and app stacks (needs `make layers` first)

@@ -100,8 +100,14 @@ def test_one_progress_line_per_step_per_layer_with_times(pip_build):
 
 def test_size_table_is_printed_with_the_total(pip_build):
     _, _, lines = pip_build
-    table = next(line for line in lines if line.startswith("sizes for python3.12-x86_64"))
-    assert "pandas" in table and "function" in table and "of Lambda's 262,144,000-byte" in table
+    tables = {
+        fn: next(line for line in lines if line.startswith(f"sizes for {fn} on python3.12-x86_64"))
+        for fn in ("sentiment", "insights")
+    }
+    # Each function's own layers (layer.toml `functions`) count against its limit.
+    assert "vader" in tables["sentiment"] and "pandas" not in tables["sentiment"]
+    assert "pandas" in tables["insights"] and "plots" in tables["insights"]
+    assert all("fn " in t and "of Lambda's 262,144,000-byte" in t for t in tables.values())
 
 
 def test_layers_stay_within_budget(pip_build):
