@@ -18,6 +18,7 @@ os.environ.setdefault("MPLCONFIGDIR", "/tmp/matplotlib")
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
 from csv_insights import metrics as m
 from csv_insights.publish import publish
 from csv_insights.report import ReportProblem

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from csv_insights import metrics as insights_metrics
 
+from csv_insights import metrics as insights_metrics
 from csv_sentiment import metrics
 from csv_sentiment.settings import SPECS
 from infra.deploy import contract, templates

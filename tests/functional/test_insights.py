@@ -10,9 +10,9 @@ import os
 import sys
 
 import pytest
+
 from csv_insights import charts, publish, state
 from csv_insights.report import ReportProblem
-
 from tests import insightsdata as data
 from tests.reportschema import problems
 

@@ -17,6 +17,7 @@ from html import escape
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 matplotlib.rcParams.update(
     {
@@ -76,6 +77,7 @@ def histogram(chart_id: str, low: float, high: float, counts: Sequence[int], lab
     ax = fig.add_subplot()
     ax.bar(lefts, list(counts), width=width, align="edge", color=colours, edgecolor="white")
     ax.set_xlim(low, high)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("compound score")
     ax.set_ylabel("rows")
     fig.tight_layout()
@@ -84,19 +86,21 @@ def histogram(chart_id: str, low: float, high: float, counts: Sequence[int], lab
 
 def trend(chart_id: str, dates: Sequence[str], means: Sequence[float | None], files: Sequence[int],
           label: str) -> str:  # fmt: skip
-    import pandas as pd
-
-    x = pd.to_datetime(list(dates))
+    """Files per day (bars) and the mean compound per day (line); at most 8 date labels."""
+    x = list(range(len(dates)))
     fig = Figure(figsize=(6, 2.6))
     ax = fig.add_subplot()
-    ax.bar(x, list(files), color="#d0d7de", label="files", width=0.8)
+    ax.bar(x, list(files), color="#d0d7de", width=0.8)
     ax.set_ylabel("files")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax2 = ax.twinx()
     ax2.plot(x, [m if m is not None else float("nan") for m in means], marker="o",
-             color="#0969da", label="mean compound")  # fmt: skip
+             color="#0969da")  # fmt: skip
     ax2.set_ylim(-1, 1)
     ax2.set_ylabel("mean compound")
     ax2.spines["right"].set_visible(True)
-    fig.autofmt_xdate()
+    step = max(1, -(-len(dates) // 8))
+    ax.set_xticks(x[::step], list(dates)[::step], rotation=30, ha="right")
+    ax.set_xlim(-0.6, len(dates) - 0.4)
     fig.tight_layout()
     return _svg(fig, chart_id, label)

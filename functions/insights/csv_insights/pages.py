@@ -28,9 +28,11 @@ svg{width:100%;height:auto;display:block}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
-th,td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top;
-overflow-wrap:anywhere}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th,td{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{white-space:nowrap}
+td{min-width:7rem;overflow-wrap:anywhere}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;min-width:0}
+td.w{white-space:nowrap;min-width:0}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}
 dt{font-weight:600}
 dd{margin:0;overflow-wrap:anywhere}
@@ -47,6 +49,7 @@ def _document(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<link rel="icon" href="data:,">\n'  # no favicon request: nothing but this page
         # No script, style or image from anywhere else, and nothing that could run.
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">\n"
@@ -56,18 +59,21 @@ def _document(title: str, body: str) -> str:
 
 
 def table(caption: str, columns: Sequence[str], rows: Sequence[Sequence[object]],
-          numeric: Sequence[bool] = ()) -> str:  # fmt: skip
-    """An accessible table: caption, header cells with scope, every cell escaped. A cell
-    given as ("html", markup) is trusted markup built here (a link), never input text."""
-    numeric = list(numeric) or [False] * len(columns)
-    cls = [' class="n"' if n else "" for n in numeric]
+          kinds: str = "") -> str:  # fmt: skip
+    """An accessible table: caption, header cells with scope, every cell escaped. `kinds`:
+    one letter per column, n (number), w (short, kept on one line) or t (text, wraps). On a
+    narrow screen a wide table scrolls inside its box, never the page. A cell given as
+    ("html", markup) is trusted markup built here (a link), never input text."""
+    kinds = kinds or "t" * len(columns)
+    cls = [f' class="{k}"' if k in "nw" else "" for k in kinds]
     head = "".join(f'<th scope="col"{c}>{_e(h)}</th>' for h, c in zip(columns, cls, strict=True))
     body = "".join(
         "<tr>" + "".join(f"<td{c}>{_cell(v)}</td>" for v, c in zip(row, cls, strict=True)) + "</tr>"
         for row in rows
     )
     return (
-        f'<div class="scroll"><table><caption>{_e(caption)}</caption><thead><tr>{head}</tr>'
+        f'<div class="scroll" role="region" aria-label="{_e(caption)}" tabindex="0">'
+        f"<table><caption>{_e(caption)}</caption><thead><tr>{head}</tr>"
         f"</thead><tbody>{body}</tbody></table></div>"
     )
 
@@ -82,6 +88,10 @@ def _cell(value: object) -> str:
 
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "–"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _num(value: float | None) -> str:
@@ -130,16 +140,18 @@ def file_page(rel: str, report: dict, date: str, output_bucket: str) -> str:
         "<h2>Labels</h2>",
         f"<figure>{charts.label_bars('labels', LABELS, shares.tolist(), label_text)}</figure>",
         table("Rows per label", ["label", "rows", "share"],
-              [(n, int(shares[n]), f"{share_pct[n]:.1f}%") for n in LABELS],
-              [False, True, True]),
+              [(n, int(shares[n]), f"{share_pct[n]:.1f}%") for n in LABELS], "wnn"),
         "<h2>Compound scores</h2>",
         f"<figure>{charts.histogram('hist', hist['low'], hist['high'], counts, hist_text)}"
         "</figure>",
         table("Scored rows per compound bin", ["from", "to", "rows"],
               [(f"{r['from']:.2f}", f"{r['to']:.2f}", int(r["rows"])) for _, r in bins.iterrows()],
-              [True, True, True]),
-        _extremes("Most positive rows", ext["most_positive"], ext),
-        _extremes("Most negative rows", ext["most_negative"], ext),
+              "nnn"),
+        # A small file's "most positive" five may include negative rows: only each side's own.
+        _extremes("Most positive rows", [r for r in ext["most_positive"] if r["compound"] > 0],
+                  ext),
+        _extremes("Most negative rows", [r for r in ext["most_negative"] if r["compound"] < 0],
+                  ext),
     ]  # fmt: skip
     return _document(title, "\n".join(body))
 
@@ -161,7 +173,7 @@ def _extremes(title: str, rows: list[dict], ext: dict) -> str:
         for r in rows
     ]  # fmt: skip
     return f"<h2>{_e(title)}</h2>{note}" + table(
-        title, ["row", "line", "compound", "text"], cells, [True, True, True, False]
+        title, ["row", "line", "compound", "text"], cells, "nnnt"
     )
 
 
@@ -172,8 +184,7 @@ def link(rel: str, prefix: str = "") -> tuple[str, str]:
 
 
 def _mix(labels: dict[str, int], rows: int) -> str:
-    return " / ".join(f"{_pct(labels[n], rows)} {n[:3]}" for n in ("positive", "negative",
-                                                                    "neutral"))  # fmt: skip
+    return " / ".join(_pct(labels[n], rows) for n in ("positive", "negative", "neutral"))
 
 
 def file_rows(entries: Sequence[Entry]) -> list[tuple]:
@@ -184,8 +195,8 @@ def file_rows(entries: Sequence[Entry]) -> list[tuple]:
     ]  # fmt: skip
 
 
-FILE_COLUMNS = ["file", "scored on", "rows", "label mix (pos / neg / neu)", "mean compound"]
-FILE_NUMERIC = [False, False, True, False, True]
+FILE_COLUMNS = ["file", "scored on", "rows", "pos / neg / neu", "mean compound"]
+FILE_KINDS = "twnwn"
 
 
 def index_page(state: State) -> str:
@@ -199,8 +210,8 @@ def index_page(state: State) -> str:
     means = [None if pd.isna(m) else float(m) for m in frame["mean"]]
     title = "Sentiment insights: every scored file"
     body = [f"<h1>{_e(title)}</h1>",
-            f"<p>{state['files']} files, {int(frame['rows'].sum())} rows, "
-            f"{len(days)} days.</p>"]  # fmt: skip
+            f"<p>{_count(state['files'], 'file')}, {_count(int(frame['rows'].sum()), 'row')}, "
+            f"{_count(len(days), 'day')}.</p>"]  # fmt: skip
     if days:
         text = "Files per day and mean compound per day: " + "; ".join(
             f"{d} {f} files, mean {_num(m)}" for d, f, m in zip(frame["date"], frame["files"],
@@ -214,12 +225,12 @@ def index_page(state: State) -> str:
                   ["day", "files", "rows", "mean compound"],
                   [(d, int(f), int(r), _num(m)) for d, f, r, m in
                    zip(frame["date"], frame["files"], frame["rows"], means, strict=True)],
-                  [False, True, True, True]),
+                  "wnnn"),
         ]  # fmt: skip
     latest = list(reversed(state["latest"]))
     body += ["<h2>Latest files</h2>",
              table("Latest scored files, newest first", FILE_COLUMNS, file_rows(latest),
-                   FILE_NUMERIC) if latest else "<p>No files yet.</p>"]  # fmt: skip
+                   FILE_KINDS) if latest else "<p>No files yet.</p>"]  # fmt: skip
     if state["pages"]:
         links = "".join(
             f'<li><a href="index-{n}.html">files {(n - 1) * 100 + 1}–{n * 100}</a></li>'
@@ -233,5 +244,5 @@ def listing_page(number: int, entries: Sequence[Entry]) -> str:
     title = f"Sentiment insights: files, page {number}"
     body = [f"<h1>{_e(title)}</h1>", '<p><a href="index.html">All scored files</a></p>',
             table(f"Scored files, page {number}", FILE_COLUMNS, file_rows(entries),
-                  FILE_NUMERIC)]  # fmt: skip
+                  FILE_KINDS)]  # fmt: skip
     return _document(title, "\n".join(body))
