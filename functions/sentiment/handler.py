@@ -7,7 +7,6 @@ a missing or invalid setting fails the cold start with a message naming the vari
 from __future__ import annotations
 
 import ctypes
-import os
 import time
 
 from aws_lambda_powertools import Logger, Metrics
@@ -15,9 +14,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from csv_sentiment import metrics as m
 from csv_sentiment import s3io
-from csv_sentiment.errors import ConfigurationError, SettingsError, TransientError
-from csv_sentiment.events import is_own_output, records
+from csv_sentiment.errors import (
+    ConfigurationError,
+    MalformedEvent,
+    SettingsError,
+    TransientError,
+    clip,
+    clip_all,
+)
+from csv_sentiment.events import ObjectRef, is_own_output, records
 from csv_sentiment.job import Job
+from csv_sentiment.reports import Result
 from csv_sentiment.settings import Settings
 from csv_sentiment.workers import make_scorer
 
@@ -37,20 +44,14 @@ def _fix_mmap_threshold() -> None:
 
 
 _fix_mmap_threshold()
-logger = Logger(
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME") or m.DEFAULT_SERVICE,
-    level=os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO",
-)
-metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or m.DEFAULT_NAMESPACE,
-    service=os.environ.get("POWERTOOLS_SERVICE_NAME") or m.DEFAULT_SERVICE,
-)
-
 try:
     SETTINGS = Settings.from_env()
 except SettingsError as exc:
-    logger.error("invalid configuration", extra={"error": exc.as_dict()})
+    # No validated settings to build the Logger from: log with the defaults, then fail.
+    Logger(service=m.DEFAULT_SERVICE).error("invalid configuration", extra={"error": exc.as_dict()})
     raise
+logger = Logger(service=SETTINGS.service_name, level=SETTINGS.log_level)
+metrics = Metrics(namespace=SETTINGS.metrics_namespace, service=SETTINGS.service_name)
 
 S3 = s3io.make_client()
 # Worker processes (SCORING_WORKERS > 1) are forked here, before any thread exists.
@@ -64,7 +65,7 @@ logger.info(
 
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-def lambda_handler(event: dict, context) -> dict:
+def lambda_handler(event: object, context) -> dict:
     global SCORER
     if not SCORER.healthy():  # a worker died (e.g. out of memory): start a fresh pool
         logger.warning("a scoring worker died; restarting the worker processes")
@@ -77,46 +78,58 @@ def lambda_handler(event: dict, context) -> dict:
         request_id=getattr(context, "aws_request_id", "-"),
         remaining_ms=context.get_remaining_time_in_millis,
     )
-    results = []
-    for ref in records(event):
-        logger.append_keys(bucket=ref.bucket, key=ref.key)
-        if ref.event_name and not ref.event_name.startswith("ObjectCreated:"):
-            logger.warning(
-                "ignored: only ObjectCreated events are scored; check the bucket notification",
-                extra={"event_name": ref.event_name},
-            )
-            results.append({"status": "ignored", "event_name": ref.event_name})
-            continue
-        if is_own_output(ref, SETTINGS.output_bucket):
-            logger.error(
-                "refused: the event's source is this function's own output; check that the "
-                "input bucket's notification does not point at the output bucket",
-                extra={"event_name": ref.event_name},
-            )
-            metrics.add_metric(name=m.RECURSION_REFUSED, unit=MetricUnit.Count, value=1)
-            results.append({"status": "refused", "source": {"bucket": ref.bucket, "key": ref.key}})
-            continue
-        try:
-            result = job.process(ref)
-        except (TransientError, ConfigurationError) as exc:
-            logger.exception(
-                "failed; raising so Lambda retries and the failure destination applies",
-                extra={"error": exc.as_dict()},
-            )
-            metrics.add_metric(name=m.FILES_FAILED, unit=MetricUnit.Count, value=1)
-            raise
-        _record(result)
-        results.append(result)
+    results = [_handle(ref, job) for ref in records(event)]
     if not results:
-        logger.warning("no S3 object records in the event", extra={"keys": sorted(event)})
+        keys = sorted(map(str, event))[:20] if isinstance(event, dict) else []
+        logger.warning("no S3 object records in the event", extra={"keys": clip_all(keys)})
     return {"results": results}
 
 
-def _record(result: dict) -> None:
+def _handle(ref: ObjectRef | MalformedEvent, job: Job) -> dict:
+    """One record of the event: refused, ignored or processed, and logged and counted."""
+    if isinstance(ref, MalformedEvent):
+        logger.error("malformed event: not retried", extra={"error": ref.as_dict()})
+        metrics.add_metric(name=m.EVENTS_MALFORMED, unit=MetricUnit.Count, value=1)
+        return {"status": "failed", "error": ref.as_dict()}
+    logger.append_keys(bucket=ref.bucket, key=ref.key)
+    if ref.event_name and not ref.event_name.startswith("ObjectCreated:"):
+        logger.warning(
+            "ignored: only ObjectCreated events are scored; check the bucket notification",
+            extra={"event_name": clip(ref.event_name)},
+        )
+        return {"status": "ignored", "event_name": clip(ref.event_name)}
+    if is_own_output(ref, SETTINGS.output_bucket):
+        logger.error(
+            "refused: the event's source is this function's own output; check that the "
+            "input bucket's notification does not point at the output bucket",
+            extra={"event_name": clip(ref.event_name)},
+        )
+        metrics.add_metric(name=m.RECURSION_REFUSED, unit=MetricUnit.Count, value=1)
+        return {"status": "refused", "source": {"bucket": ref.bucket, "key": ref.key}}
+    try:
+        result = job.process(ref)
+    except (TransientError, ConfigurationError) as exc:
+        logger.exception(
+            "failed; raising so Lambda retries and the failure destination applies",
+            extra={"error": exc.as_dict()},
+        )
+        metrics.add_metric(name=m.FILES_FAILED, unit=MetricUnit.Count, value=1)
+        raise
+    _record(result)
+    return result
+
+
+def _record(result: Result) -> None:
     status = result["status"]
     if status == "skipped":
         logger.info("skipped duplicate delivery", extra={"reason": result["reason"]})
         metrics.add_metric(name=m.FILES_SKIPPED, unit=MetricUnit.Count, value=1)
+        return
+    if status == "superseded":
+        logger.warning(
+            "skipped: a newer version of the source exists", extra={"reason": result["reason"]}
+        )
+        metrics.add_metric(name=m.FILES_SUPERSEDED, unit=MetricUnit.Count, value=1)
         return
     if status == "failed":
         logger.error("file not scored", extra={"error": result["error"]})

@@ -7,9 +7,13 @@ import csv
 import io
 import json
 from pathlib import Path
+from urllib.parse import quote_plus
 
+import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.retries import standard
 
+from csv_sentiment import s3io
 from csv_sentiment.events import records
 from csv_sentiment.job import Job
 from csv_sentiment.settings import Settings
@@ -17,22 +21,41 @@ from csv_sentiment.settings import Settings
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
-def event_for(s3, bucket: str, key: str, template: str = "put-simple.json") -> dict:
-    """A canned real-format S3 event, pointed at an object that exists (size, eTag filled in)."""
-    from urllib.parse import quote_plus
-
+def event_for(s3, bucket: str, keys: str | list[str], template: str = "put-simple.json") -> dict:
+    """A canned real-format S3 event with one record per key, pointed at objects that exist
+    (bucket, URL-encoded key, size, eTag and version filled in from HeadObject). The template
+    must hold at least as many records as keys; the only event builder of the tests."""
     event = json.loads((EVENTS / template).read_text())
-    head = s3.head_object(Bucket=bucket, Key=key)
-    record = event["Records"][0]
-    record["s3"]["bucket"]["name"] = bucket
-    record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
-    obj = record["s3"]["object"]
-    obj.update(key=quote_plus(key, safe="/"), size=head["ContentLength"],
-               eTag=head["ETag"].strip('"'))  # fmt: skip
-    if head.get("VersionId"):
-        obj["versionId"] = head["VersionId"]
-    event["Records"] = [record]
+    keys = [keys] if isinstance(keys, str) else keys
+    event["Records"] = event["Records"][: len(keys)]
+    assert len(event["Records"]) == len(keys), f"{template} has too few records"
+    for record, key in zip(event["Records"], keys, strict=True):
+        head = s3.head_object(Bucket=bucket, Key=key)
+        record["s3"]["bucket"]["name"] = bucket
+        record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
+        obj = record["s3"]["object"]
+        obj.update(key=quote_plus(key, safe="/"), size=head["ContentLength"],
+                   eTag=head["ETag"].strip('"'))  # fmt: skip
+        obj.pop("versionId", None)
+        if head.get("VersionId") and head["VersionId"] != "null":
+            obj["versionId"] = head["VersionId"]
     return event
+
+
+def fresh_client():
+    """A client like the function's (standard retries, 6 attempts) whose retries do not wait:
+    fault-injection tests exercise the retry decisions, not the backoff delays."""
+    client = boto3.client("s3", config=s3io.client_config())
+    events = client.meta.events
+    events.unregister("needs-retry.s3", unique_id="retry-config-s3")
+    handler = standard.register_retry_handler(client, s3io.client_config().retries["max_attempts"])
+    events.unregister("needs-retry.s3", unique_id="retry-config-s3")
+
+    def retry_now(**kwargs):
+        return 0 if handler.needs_retry(**kwargs) is not None else None
+
+    events.register("needs-retry.s3", retry_now, unique_id="retry-config-s3")
+    return client
 
 
 class Harness:

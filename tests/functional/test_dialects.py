@@ -64,9 +64,21 @@ def test_every_dialect_gives_the_baseline_output(
     report = harness.process(f"input/{name}")
     assert report["status"] == "succeeded", report
     assert (report["encoding"], report["delimiter"]) == (encoding, delimiter)
-    scored = name[: -len(".gz")] if name.endswith(".gz") else name
-    assert harness.output(f"scored/{scored}") == baseline
+    output = harness.output(f"scored/{name}")  # a .gz source's scored CSV is gzip too
+    assert (gzip.decompress(output) if name.endswith(".gz") else output) == baseline
     assert report["outputs"]["report"] == f"reports/{name}.json"
+
+
+def test_a_gz_source_and_its_plain_twin_never_share_an_output(harness, baseline):
+    harness.put("input/twin.csv", encode(",", "\n").encode())
+    harness.put("input/twin.csv.gz", gzip.compress(b"text\nsomething else entirely\n"))
+    assert harness.process("input/twin.csv")["status"] == "succeeded"
+    assert harness.process("input/twin.csv.gz")["status"] == "succeeded"
+    assert harness.output("scored/twin.csv") == baseline
+    assert gzip.decompress(harness.output("scored/twin.csv.gz")).startswith(b"text,neg,")
+    head = harness.s3.head_object(Bucket=harness.buckets["output"], Key="scored/twin.csv.gz")
+    assert head["ContentType"] == "application/gzip"
+    assert harness.process("input/twin.csv")["status"] == "skipped"  # its own report
 
 
 def test_legacy_encoding_uses_the_fallback_and_says_so(harness):

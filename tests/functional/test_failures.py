@@ -3,18 +3,13 @@ errors are raised with nothing half-written, and nothing is ever lost."""
 
 import gzip
 
-import boto3
 import pytest
 
-from csv_sentiment import s3io
 from csv_sentiment.errors import ConfigurationError, TransientError
-from tests.functional.s3_harness import fail_requests
+from csv_sentiment.events import records
+from tests.functional.s3_harness import event_for, fail_requests, fresh_client
 
 GOOD = b"id,text\n1,I love it\n2,I hate it\n"
-
-
-def fresh_client():
-    return boto3.client("s3", config=s3io.client_config())
 
 
 def assert_reported(harness, key, rel, code, *fragments):
@@ -115,9 +110,6 @@ def test_running_out_of_time_aborts_and_says_how_far_it_got(harness):
 
 def test_source_deleted_before_processing_is_reported(harness):
     harness.put("input/gone.csv", GOOD)
-    from csv_sentiment.events import records
-    from tests.functional.s3_harness import event_for
-
     (ref,) = records(event_for(harness.s3, harness.buckets["input"], "input/gone.csv"))
     harness.s3.delete_object(Bucket=harness.buckets["input"], Key="input/gone.csv")
     report = harness.job().process(ref)

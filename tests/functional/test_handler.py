@@ -5,11 +5,10 @@ import json
 import logging
 import os
 import sys
-from urllib.parse import quote_plus
 
 import pytest
 
-from tests.functional.s3_harness import EVENTS
+from tests.functional.s3_harness import EVENTS, event_for
 
 
 class Context:
@@ -41,29 +40,15 @@ def load_handler(aws_env, monkeypatch):
     sys.modules.pop("handler", None)
 
 
-def canned(name, bucket, objects):
-    """A canned event with its bucket and the real size/eTag of the uploaded objects."""
-    event = json.loads((EVENTS / name).read_text())
-    for record, (key, head) in zip(event["Records"], objects, strict=True):
-        record["s3"]["bucket"]["name"] = bucket
-        record["s3"]["object"].update(
-            key=quote_plus(key, safe="/"), size=head["ContentLength"],
-            eTag=head["ETag"].strip('"'),
-        )  # fmt: skip
-    return event
-
-
 def lines(capsys):
     out = capsys.readouterr().out
     return [json.loads(x) for x in out.splitlines() if x.startswith("{")]
 
 
 def upload(s3, bucket, keys, body=b"id,text\n1,What a great day\n2,awful service\n"):
-    out = []
     for key in keys:
         s3.put_object(Bucket=bucket, Key=key, Body=body)
-        out.append((key, s3.head_object(Bucket=bucket, Key=key)))
-    return out
+    return keys
 
 
 @pytest.mark.parametrize(
@@ -77,7 +62,7 @@ def upload(s3, bucket, keys, body=b"id,text\n1,What a great day\n2,awful service
 def test_awkward_keys_round_trip_to_their_outputs(s3, buckets, load_handler, event, key):
     handler = load_handler(OUTPUT_BUCKET=buckets["output"])
     objects = upload(s3, buckets["input"], [key])
-    result = handler.lambda_handler(canned(event, buckets["input"], objects), Context())
+    result = handler.lambda_handler(event_for(s3, buckets["input"], objects, event), Context())
     rel = key.removeprefix("input/")
     assert result["results"][0]["outputs"] == {
         "scored": f"scored/{rel}",
@@ -95,7 +80,7 @@ def test_every_record_is_processed_with_logs_and_metrics(s3, buckets, load_handl
     objects += upload(s3, buckets["input"], keys[2:], gzip.compress(b"text\nnice\n"))
     capsys.readouterr()
     result = handler.lambda_handler(
-        canned("put-several-records.json", buckets["input"], objects), Context()
+        event_for(s3, buckets["input"], objects, "put-several-records.json"), Context()
     )
     assert [r["status"] for r in result["results"]] == ["succeeded"] * 3
     logs = lines(capsys)
@@ -113,7 +98,7 @@ def test_every_record_is_processed_with_logs_and_metrics(s3, buckets, load_handl
 def test_duplicate_delivery_is_skipped_and_reupload_is_rescored(s3, buckets, load_handler, capsys):
     handler = load_handler(OUTPUT_BUCKET=buckets["output"])
     objects = upload(s3, buckets["input"], ["input/reviews.csv"])
-    event = canned("put-simple.json", buckets["input"], objects)
+    event = event_for(s3, buckets["input"], objects)
     first = handler.lambda_handler(event, Context())["results"][0]
     report_before = s3.get_object(Bucket=buckets["output"], Key="reports/reviews.csv.json")
     again = handler.lambda_handler(event, Context())["results"][0]
@@ -124,13 +109,13 @@ def test_duplicate_delivery_is_skipped_and_reupload_is_rescored(s3, buckets, loa
     assert any(x.get("FilesSkipped") == [1.0] for x in lines(capsys) if "_aws" in x)
 
     objects = upload(s3, buckets["input"], ["input/reviews.csv"], b'text\n"changed, and good"\n')
-    event = canned("put-simple.json", buckets["input"], objects)
+    event = event_for(s3, buckets["input"], objects)
     assert handler.lambda_handler(event, Context())["results"][0]["status"] == "succeeded"
 
 
 def test_changed_configuration_scores_the_same_file_again(s3, buckets, load_handler):
     objects = upload(s3, buckets["input"], ["input/reviews.csv"])
-    event = canned("put-simple.json", buckets["input"], objects)
+    event = event_for(s3, buckets["input"], objects)
     handler = load_handler(OUTPUT_BUCKET=buckets["output"])
     assert handler.lambda_handler(event, Context())["results"][0]["status"] == "succeeded"
     handler = load_handler(OUTPUT_BUCKET=buckets["output"], NEUTRALISE_FORMULAS="false")
@@ -141,7 +126,7 @@ def test_own_output_is_refused_and_nothing_is_written(s3, buckets, load_handler,
     handler = load_handler(OUTPUT_BUCKET=buckets["output"])
     objects = upload(s3, buckets["output"], ["scored/reviews.csv"])
     before = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=buckets["output"])["Contents"])
-    event = canned("put-own-output.json", buckets["output"], objects)
+    event = event_for(s3, buckets["output"], objects, "put-own-output.json")
     capsys.readouterr()
     result = handler.lambda_handler(event, Context())
     assert result["results"][0]["status"] == "refused"
@@ -162,7 +147,7 @@ def test_s3_test_event_is_acknowledged_without_work(buckets, load_handler, capsy
 def test_permanent_failure_returns_normally_with_an_error_metric(s3, buckets, load_handler, capsys):
     handler = load_handler(OUTPUT_BUCKET=buckets["output"])
     objects = upload(s3, buckets["input"], ["input/reviews.csv"], b"")
-    result = handler.lambda_handler(canned("put-simple.json", buckets["input"], objects), Context())
+    result = handler.lambda_handler(event_for(s3, buckets["input"], objects), Context())
     assert result["results"][0]["error"]["code"] == "empty_input"
     logs = lines(capsys)
     assert any(x.get("level") == "ERROR" and x["message"] == "file not scored" for x in logs)
@@ -173,7 +158,7 @@ def test_configuration_error_is_raised_and_counted(s3, buckets, load_handler, ca
     handler = load_handler(OUTPUT_BUCKET="missing-output-bucket-x")
     objects = upload(s3, buckets["input"], ["input/reviews.csv"])
     with pytest.raises(Exception, match="NoSuchBucket"):
-        handler.lambda_handler(canned("put-simple.json", buckets["input"], objects), Context())
+        handler.lambda_handler(event_for(s3, buckets["input"], objects), Context())
     assert any(x.get("FilesFailed") == [1.0] for x in lines(capsys) if "_aws" in x)
 
 
@@ -188,10 +173,64 @@ def test_invalid_setting_fails_the_cold_start_naming_the_variable(load_handler, 
 def test_events_other_than_object_created_are_ignored(s3, buckets, load_handler, capsys):
     handler = load_handler(OUTPUT_BUCKET=buckets["output"])
     objects = upload(s3, buckets["input"], ["input/reviews.csv"])
-    event = canned("put-simple.json", buckets["input"], objects)
+    event = event_for(s3, buckets["input"], objects)
     event["Records"][0]["eventName"] = "ObjectRemoved:Delete"
     assert handler.lambda_handler(event, Context())["results"] == [
         {"status": "ignored", "event_name": "ObjectRemoved:Delete"}
     ]
     assert s3.list_objects_v2(Bucket=buckets["output"]).get("KeyCount") == 0
     assert any("only ObjectCreated" in x.get("message", "") for x in lines(capsys))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [None, [], {"Records": "x"}, {"Records": [None]},
+     {"Records": [{"eventSource": "aws:s3", "s3": {"bucket": None, "object": None}}]}],
+)  # fmt: skip
+def test_malformed_events_are_a_permanent_error_in_the_log_and_the_result(
+    buckets, load_handler, capsys, event
+):
+    handler = load_handler(OUTPUT_BUCKET=buckets["output"])
+    capsys.readouterr()
+    (result,) = handler.lambda_handler(event, Context())["results"]  # returned, not raised
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "malformed_event"
+    logs = lines(capsys)
+    assert any(x.get("level") == "ERROR" and "malformed event" in x["message"] for x in logs)
+    assert any(x.get("EventsMalformed") == [1.0] for x in logs if "_aws" in x)
+
+
+def test_rfc2047_text_column_metadata_is_decoded(s3, buckets, load_handler):
+    handler = load_handler(OUTPUT_BUCKET=buckets["output"])
+    body = "id,évaluation,autre\n1,I love it,x y\n".encode()
+    # What S3 returns for `--metadata text-column=évaluation`: the value RFC 2047-encoded.
+    s3.put_object(Bucket=buckets["input"], Key="input/fr.csv", Body=body,
+                  Metadata={"text-column": "=?UTF-8?B?w6l2YWx1YXRpb24=?="})  # fmt: skip
+    (result,) = handler.lambda_handler(event_for(s3, buckets["input"], ["input/fr.csv"]),
+                                       Context())["results"]  # fmt: skip
+    assert result["status"] == "succeeded", result
+    assert result["text_column"] == "évaluation"
+    assert result["config"]["text_column_setting"] == "évaluation"
+
+
+def test_undecodable_rfc2047_metadata_is_a_permanent_error(s3, buckets, load_handler):
+    handler = load_handler(OUTPUT_BUCKET=buckets["output"])
+    s3.put_object(Bucket=buckets["input"], Key="input/k.csv", Body=b"text\nok\n",
+                  Metadata={"text-column": "=?klingon?B?YQ==?="})  # fmt: skip
+    (result,) = handler.lambda_handler(event_for(s3, buckets["input"], ["input/k.csv"]),
+                                       Context())["results"]  # fmt: skip
+    assert result["error"]["code"] == "invalid_metadata"
+    assert "RFC 2047" in result["error"]["message"]
+
+
+def test_an_event_for_a_replaced_version_is_logged_and_counted(s3, buckets, load_handler, capsys):
+    handler = load_handler(OUTPUT_BUCKET=buckets["output"])
+    s3.put_bucket_versioning(Bucket=buckets["input"], VersioningConfiguration={"Status": "Enabled"})
+    old = event_for(s3, buckets["input"], upload(s3, buckets["input"], ["input/r.csv"]))
+    upload(s3, buckets["input"], ["input/r.csv"], b"text\nnewer\n")
+    capsys.readouterr()
+    (result,) = handler.lambda_handler(old, Context())["results"]
+    assert result["status"] == "superseded"
+    logs = lines(capsys)
+    assert any(x.get("level") == "WARNING" and "newer version" in x["message"] for x in logs)
+    assert any(x.get("FilesSuperseded") == [1.0] for x in logs if "_aws" in x)

@@ -118,4 +118,5 @@ def test_make_redrive_sends_the_failure_queue_s_events_back_through_the_local_se
     time.sleep(0.2)
     attributes = local.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])
     assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
-    assert local.s3.head_object(Bucket=out, Key="scored/redrive/again.csv")["ContentLength"] > 0
+    scored = "scored/_outside/redrive/again.csv"  # its key is outside INPUT_PREFIX
+    assert local.s3.head_object(Bucket=out, Key=scored)["ContentLength"] > 0

@@ -124,3 +124,27 @@ def test_detects_each_delimiter(delimiter):
 
 def test_single_column_file_defaults_to_comma():
     assert csvio.detect_delimiter(["text\n", "hello\n", "world\n"]) == ","
+
+
+def late_bad_byte(prefix: bytes = b"") -> bytes:
+    return prefix + b"text\n" + b"plain ascii row\n" * 5000 + b"caf\xe9\n"  # > 64 KiB first
+
+
+def test_a_late_undecodable_byte_does_not_advise_a_fallback_that_cannot_apply():
+    with pytest.raises(DecodeFailed) as err:
+        lines_of(late_bad_byte(), fallback="cp1252", size=4096)
+    assert "first 64 KiB are valid UTF-8" in err.value.expected
+    assert "set ENCODING_FALLBACK" not in err.value.expected
+    assert err.value.details["offset"] == len(late_bad_byte()) - 2
+
+
+def test_an_early_undecodable_byte_advises_the_fallback_when_it_is_off():
+    with pytest.raises(DecodeFailed) as err:
+        lines_of(b"text\ncaf\xe9\n", fallback=None)
+    assert "set ENCODING_FALLBACK" in err.value.expected
+
+
+def test_bytes_the_fallback_cannot_decode_say_so():
+    with pytest.raises(DecodeFailed) as err:
+        lines_of(b"text\ncaf\xe9 \x81\n", fallback="cp1252")
+    assert "valid cp1252 (ENCODING_FALLBACK" in err.value.expected

@@ -4,7 +4,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ResponseStreamingError
 
 from csv_sentiment import s3io
-from csv_sentiment.errors import ConfigurationError, SourceGone, TransientError
+from csv_sentiment.errors import ConfigurationError, SourceGone, Superseded, TransientError
 
 DATA = bytes(range(256)) * 40  # 10 KiB
 
@@ -86,7 +86,7 @@ def client_error(code, status):
         ("AccessDenied", 403, ConfigurationError),
         ("NoSuchBucket", 404, ConfigurationError),
         ("NoSuchKey", 404, SourceGone),
-        ("PreconditionFailed", 412, SourceGone),
+        ("PreconditionFailed", 412, Superseded),  # replaced while read: a newer upload
     ],
 )
 def test_aws_errors_are_translated_by_kind(code, status, kind):

@@ -35,7 +35,7 @@ def test_missing_output_bucket_names_the_variable_and_form():
         ("PART_SIZE_MB", "4", "an integer from 5 to 512"),
         ("NEUTRALISE_FORMULAS", "maybe", "true or false"),
         ("SCORING_ENGINE", "turbo", "one of:"),
-        ("ENCODING_FALLBACK", "klingon-8", "an encoding name"),
+        ("ENCODING_FALLBACK", "klingon-8", "a text encoding name"),
         ("POWERTOOLS_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
     ],
 )
@@ -71,3 +71,15 @@ def test_auto_workers_follow_the_memory_size(memory, expected, monkeypatch):
 def test_workers_must_be_a_small_integer_or_auto():
     with pytest.raises(SettingsError, match="SCORING_WORKERS='many' is invalid"):
         Settings.from_env({**BASE, "SCORING_WORKERS": "many"})
+
+
+@pytest.mark.parametrize("codec", ["hex", "base64", "rot13", "zlib", "unicode_escape", "idna"])
+def test_encoding_fallback_must_be_a_text_encoding(codec):
+    with pytest.raises(SettingsError, match="a text encoding name"):
+        Settings.from_env({**BASE, "ENCODING_FALLBACK": codec})
+
+
+def test_encoding_fallback_accepts_charsets():
+    assert (
+        Settings.from_env({**BASE, "ENCODING_FALLBACK": "Latin-1"}).encoding_fallback == "iso8859-1"
+    )

@@ -13,7 +13,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from csv_sentiment.errors import MalformedRow, TextColumnNotFound
+from csv_sentiment.errors import (
+    BACKSLASH_QUOTES_ADVICE,
+    MalformedRow,
+    TextColumnNotFound,
+    clip,
+    clip_all,
+)
 
 SCORE_COLUMNS = ("neg", "neu", "pos", "compound", "sentiment")
 TEXT_COLUMN_NAMES = ("text", "review", "comment", "body", "message", "content", "tweet")
@@ -42,17 +48,19 @@ def neutralise(cell: str) -> str:
     return cell
 
 
-def output_header(header: Sequence[str]) -> list[str]:
-    """The input header, then the score columns; an input column is never overwritten, so a
-    clashing score column is prefixed `vader_` (repeatedly, if that clashes too)."""
-    taken = set(header)
-    added = []
+def output_header(header: Sequence[str], neutralise_formulas: bool = True) -> list[str]:
+    """The input header (its cells neutralised like data cells: a header is text from the same
+    stranger), then the score columns. An input column is never overwritten: a score column
+    whose name equals an input column's, ignoring case (Athena, Glue, Spark and Excel treat
+    `NEG` and `neg` as one column), is prefixed `vader_` (repeatedly, if that clashes too)."""
+    names = [neutralise(h) for h in header] if neutralise_formulas else list(header)
+    taken = {h.casefold() for h in names}
     for name in SCORE_COLUMNS:
-        while name in taken:
+        while name.casefold() in taken:
             name = "vader_" + name
-        taken.add(name)
-        added.append(name)
-    return [*header, *added]
+        taken.add(name.casefold())
+        names.append(name)
+    return names
 
 
 def _is_number(value: str) -> bool:
@@ -64,7 +72,7 @@ def resolve_text_column(
 ) -> int:
     """Index of the column to score: the setting (exact, then case-insensitive), else a
     conventional name, else the only non-numeric column of the sample."""
-    listing = ", ".join(header) if header else "(none)"
+    listing = ", ".join(clip_all(list(header))) if header else "(none)"
     if setting:
         if setting in header:
             return header.index(setting)
@@ -72,7 +80,7 @@ def resolve_text_column(
         if setting.strip().casefold() in folded:
             return folded.index(setting.strip().casefold())
         raise TextColumnNotFound(
-            f"column {setting!r} not found; columns are: {listing}",
+            f"column {clip(setting)!r} not found; columns are: {listing}",
             expected="TEXT_COLUMN (or the object's text-column metadata) naming a column",
             columns=list(header),
         )
@@ -117,6 +125,16 @@ class Counts:
         return round(self.compound_sum / self.scored, 6) if self.scored else None
 
 
+def _too_many_fields(row: list[str], line: int, width: int) -> MalformedRow:
+    expected = "at most as many fields as header columns (quote cells that contain the delimiter)"
+    if any(c.endswith("\\") or '\\"' in c for c in row):  # a backslash-escaped quote split a cell
+        expected += "; the row holds a backslash before a quote: " + BACKSLASH_QUOTES_ADVICE
+    return MalformedRow(
+        f"line {line} has {len(row)} fields but the header has {width}", expected=expected,
+        line=line,
+    )  # fmt: skip
+
+
 class RowScorer:
     """Prepares batches of parsed rows for one file and builds their output rows; the scores
     themselves come from whoever scores the texts (in process or in worker processes)."""
@@ -147,12 +165,7 @@ class RowScorer:
             if n != width:
                 if n > width:
                     line = (end_lines[i - 1] if i else self._last_line) + 1
-                    raise MalformedRow(
-                        f"line {line} has {n} fields but the header has {width}",
-                        expected="at most as many fields as header columns (quote cells that "
-                        "contain the delimiter)",
-                        line=line,
-                    )
+                    raise _too_many_fields(row, line, width)
                 row.extend([""] * (width - n))
             text = row[ti]
             if len(text) > limit:
@@ -183,13 +196,7 @@ class RowScorer:
                 names.append(kind)
             else:
                 neg, neu, pos, compound = next(scored)
-                name = (
-                    "positive"
-                    if compound >= POSITIVE_AT
-                    else "negative"
-                    if compound <= NEGATIVE_AT
-                    else "neutral"
-                )
+                name = label(compound)
                 compound_sum += compound
                 row.extend((neg, neu, pos, compound, name))
                 names.append(name)

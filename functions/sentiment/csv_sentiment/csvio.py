@@ -1,4 +1,5 @@
-"""Streaming CSV input: decompression, encoding detection, line splitting, dialect detection.
+"""Streaming CSV input (decompression, encoding detection, line splitting, dialect detection)
+and the output rows' CSV text.
 
 Everything here works on iterators of bytes or text, never on a whole file, and never imports
 boto3. Errors name the byte offset or line and what was expected.
@@ -105,17 +106,36 @@ def detect_encoding(head: bytes, fallback: str | None) -> Encoding:
         return Encoding("utf-8", "utf-8")
     except UnicodeDecodeError as exc:
         if fallback is None:
-            raise _undecodable("utf-8", exc.start, head[exc.start : exc.start + 4]) from None
+            utf8 = Encoding("utf-8", "utf-8")
+            raise _undecodable(utf8, exc.start, head[exc.start : exc.start + 4]) from None
         return Encoding(fallback, fallback, fallback=True)
 
 
-def _undecodable(encoding: str, offset: int, sample: bytes) -> DecodeFailed:
+def _undecodable(encoding: Encoding, offset: int, sample: bytes) -> DecodeFailed:
+    """What to do depends on where the bad byte is: ENCODING_FALLBACK is chosen from the first
+    64 KiB only, so advising it for a later byte (or while it is in use) would not help."""
+    if encoding.fallback:
+        expected = (
+            f"bytes that are valid {encoding.name} (ENCODING_FALLBACK, used because the first "
+            "64 KiB are not UTF-8); save the file as UTF-8"
+        )
+    elif encoding.codec == "utf-8" and offset >= SAMPLE_BYTES:
+        expected = (
+            "one encoding for the whole file: its first 64 KiB are valid UTF-8, so it is read "
+            "as UTF-8 (ENCODING_FALLBACK applies only when they are not); save it as UTF-8"
+        )
+    elif encoding.codec == "utf-8":
+        expected = (
+            "UTF-8 (with or without BOM) or UTF-16 with a BOM; set ENCODING_FALLBACK "
+            "(e.g. cp1252) to read legacy files"
+        )
+    else:
+        expected = f"valid {encoding.name} throughout, as the file's byte order mark says"
     return DecodeFailed(
-        f"byte {offset} ({sample[:4].hex(' ')}) is not valid {encoding}",
-        expected="UTF-8 (with or without BOM) or UTF-16 with a BOM; set ENCODING_FALLBACK "
-        "(e.g. cp1252) to read legacy files",
+        f"byte {offset} ({sample[:4].hex(' ')}) is not valid {encoding.name}",
+        expected=expected,
         offset=offset,
-        encoding=encoding,
+        encoding=encoding.name,
     )
 
 
@@ -132,7 +152,7 @@ def iter_lines(chunks: Iterable[bytes], encoding: Encoding, max_line_chars: int)
             text = decoder.decode(chunk)
         except UnicodeDecodeError as exc:
             offset = fed - buffered + exc.start
-            raise _undecodable(encoding.name, offset, exc.object[exc.start : exc.end]) from None
+            raise _undecodable(encoding, offset, exc.object[exc.start : exc.end]) from None
         fed += len(chunk)
         if not text:
             continue
@@ -156,7 +176,7 @@ def iter_lines(chunks: Iterable[bytes], encoding: Encoding, max_line_chars: int)
     try:
         pending += decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        raise _undecodable(encoding.name, fed - len(exc.object) + exc.start, b"") from None
+        raise _undecodable(encoding, fed - len(exc.object) + exc.start, b"") from None
     if pending:
         yield pending
 
@@ -187,3 +207,30 @@ def detect_delimiter(sample_lines: list[str]) -> str:
         if score > best_score:
             best, best_score = delimiter, score
     return best
+
+
+def format_rows(rows: Iterable[list]) -> str:
+    """The rows as CSV text: comma, LF, minimal quoting. Python's writer leaves a bare CR
+    unquoted when the line terminator is LF, so a reader would split the row there (and a
+    neutralised "'\\r=cmd" would reach a spreadsheet as "=cmd"): the rare text that holds a CR
+    is written again with every text cell of the rows that hold one quoted."""
+    parts: list[str] = []
+    csv.writer(_Sink(parts), lineterminator="\n").writerows(rows)
+    text = "".join(parts)
+    if "\r" not in text:  # the output's own line ends are LF: a CR comes from a cell
+        return text
+    parts.clear()
+    plain = csv.writer(_Sink(parts), lineterminator="\n")
+    quoted = csv.writer(_Sink(parts), lineterminator="\n", quoting=csv.QUOTE_STRINGS)
+    for row in rows:
+        has_cr = any(isinstance(c, str) and "\r" in c for c in row)
+        (quoted if has_cr else plain).writerow(row)
+    return "".join(parts)
+
+
+class _Sink:
+    """A file-like `write` into a list: the text of one batch stays compact (a reused
+    io.StringIO keeps a 4-bytes-per-character buffer of its largest batch) and is joined once."""
+
+    def __init__(self, parts: list[str]):
+        self.write = parts.append

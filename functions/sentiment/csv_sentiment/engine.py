@@ -17,11 +17,33 @@ MODEL = "vaderSentiment 3.3.2"
 
 
 class Scorer(Protocol):
+    """An engine: texts in, VADER's four floats out."""
+
     name: str
 
     def score(self, texts: Sequence[str]) -> list[Scores]:
         """Scores for each text, in order."""
         ...
+
+
+class PendingScores(Protocol):
+    """Scores of one submitted batch; `result()` blocks until they are ready."""
+
+    def result(self) -> list[Scores]: ...
+
+
+class BatchScorer(Protocol):
+    """What a job submits batches of texts to (workers.InProcess or workers.ProcessPool): an
+    engine run in this process or in worker processes. `workers` is 0 in process."""
+
+    name: str
+    workers: int
+
+    def submit(self, texts: Sequence[str]) -> PendingScores: ...
+
+    def healthy(self) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class ReferenceScorer:

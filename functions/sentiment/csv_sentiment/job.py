@@ -9,73 +9,146 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from botocore.client import BaseClient
+
 from csv_sentiment import csvio, s3io
-from csv_sentiment.core import RowScorer, output_header, resolve_text_column
-from csv_sentiment.engine import MODEL
+from csv_sentiment.core import Batch, Counts, RowScorer, output_header, resolve_text_column
+from csv_sentiment.engine import MODEL, BatchScorer, PendingScores
 from csv_sentiment.errors import (
+    BACKSLASH_QUOTES_ADVICE,
     EmptyInput,
     InputError,
     LimitExceeded,
     MalformedRow,
+    Superseded,
     TimeBudgetExceeded,
+    clip,
 )
-from csv_sentiment.events import ObjectRef, output_keys, relative_key
+from csv_sentiment.events import MAX_KEY_BYTES, ObjectRef, OutputKeys, output_keys
+from csv_sentiment.reports import (
+    SCHEMA_VERSION,
+    ErrorReport,
+    Result,
+    RunReport,
+    SourceLike,
+    source_of,
+)
 from csv_sentiment.settings import Settings
 from csv_sentiment.summary import Summary
 
-# The report's shape: schemas/run-report.schema.json (2 added the insights fields).
-SCHEMA_VERSION = 2
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+GZIP_CONTENT_TYPE = "application/gzip"  # a .gz source's scored CSV
 TEXT_COLUMN_METADATA = "text-column"  # x-amz-meta-text-column
 _SAMPLE_ROWS = 200  # rows inspected to find the only non-numeric column
 
 
 @dataclass
+class _Opened:
+    """A source opened for scoring: how it is read, and its header and first rows parsed."""
+
+    src: s3io.SourceObject
+    raw: _Counter
+    compressed: bool
+    encoding: csvio.Encoding
+    delimiter: str
+    records: _Records
+    header: list[str]
+    first: tuple[list[list[str]], list[int]]
+    text_index: int
+    header_end: int
+
+
+@dataclass
 class Job:
-    """What one invocation needs to score objects: built once per container."""
+    """What one invocation needs to score objects: built per invocation by the handler from
+    the container's settings, S3 client and scorer (those are built once per container)."""
 
     settings: Settings
-    s3: object
-    scorer: object  # workers.InProcess or workers.ProcessPool: submit(texts).result()
+    s3: BaseClient
+    scorer: BatchScorer
     request_id: str = "-"
     remaining_ms: Callable[[], int] = lambda: 900_000
 
-    def process(self, ref: ObjectRef) -> dict:
+    def process(self, ref: ObjectRef) -> Result:
         started = time.monotonic()
         settings = self.settings
-        rel = relative_key(ref.key, settings.input_prefix)
-        keys = output_keys(rel)
+        keys = output_keys(ref.key, settings.input_prefix)
         src = None
         try:
-            src = s3io.head_source(self.s3, ref.bucket, ref.key, ref.version_id)
-            column_setting = src.metadata.get(TEXT_COLUMN_METADATA, settings.text_column)
-            config = settings.scoring_config(column_setting.strip())
-            previous = s3io.get_json(self.s3, settings.output_bucket, keys["report"])
+            if not keys.fits:  # before anything is read or written
+                raise _key_too_long(ref.key, keys)
+            src = self._current_source(ref)
+            column_setting = self._column_setting(src)
+            config = settings.scoring_config(column_setting)
+            previous = s3io.get_json(self.s3, settings.output_bucket, keys.report)
             if _same_run(previous, src, config):
                 return {
                     "status": "skipped",
-                    "reason": f"duplicate delivery: {keys['report']} already records ETag "
+                    "reason": f"duplicate delivery: {keys.report} already records ETag "
                     f"{src.etag} with the same scoring configuration",
-                    "source": _source(src),
-                    "outputs": keys,
+                    "source": source_of(src),
+                    "outputs": {"scored": keys.scored, "report": keys.report},
                 }
-            report = self._score(src, config, column_setting.strip(), keys, started)
+            opened = self._open_records(src, column_setting)
+            counts, bytes_written, summary = self._pipeline(opened, keys)
+        except Superseded as exc:
+            return {"status": "superseded", "reason": exc.message, "source": source_of(src or ref)}
         except InputError as exc:
-            document = self._error_report(exc, ref, src, keys, started)
-            s3io.put_json(self.s3, settings.output_bucket, keys["error"], document)
+            document = self._error_report(exc, src or ref, keys, started)
+            s3io.put_json(self.s3, settings.output_bucket, keys.error, document)
             return document
-        s3io.put_json(self.s3, settings.output_bucket, keys["report"], report)
-        s3io.delete(self.s3, settings.output_bucket, keys["error"])  # a stale failure
+        report = self._success_report(opened, counts, bytes_written, keys, config, started, summary)
+        s3io.put_json(self.s3, settings.output_bucket, keys.report, report)
+        # A stale failure goes; only if there is one, because on a versioned bucket deleting a
+        # missing key still adds a delete marker, one more on every run.
+        s3io.delete_if_exists(self.s3, settings.output_bucket, keys.error)
         return report
 
-    def _score(self, src, config: dict, column_setting: str, keys: dict, started: float) -> dict:
+    def _current_source(self, ref: ObjectRef) -> s3io.SourceObject:
+        """The source as it is now. S3 does not order events and retries or `make redrive`
+        replay old ones, so an event for a version that is no longer the key's current one
+        (versioned bucket: the version id; unversioned: the ETag) must not replace the results
+        of the newer upload, which its own event scores."""
+        current = s3io.head_source(self.s3, ref.bucket, ref.key, None)
+        if ref.version_id and current.version_id != ref.version_id:
+            raise Superseded(
+                f"version {clip(ref.version_id, 80)} is not the current version "
+                f"({clip(str(current.version_id), 80)}) of the key: a newer upload replaced it"
+            )
+        if not ref.version_id and ref.etag and not current.version_id and current.etag != ref.etag:
+            raise Superseded(
+                f"the object now has ETag {current.etag}, not the event's {clip(ref.etag, 80)}: "
+                "a newer upload replaced it"
+            )
+        return current
+
+    def _check_still_current(self, src: s3io.SourceObject) -> None:
+        """Again right before the results are committed: a newer version may have been
+        uploaded (and even scored) while this one was being scored."""
+        now = s3io.head_source(self.s3, src.bucket, src.key, None)
+        if (now.version_id, now.etag) != (src.version_id, src.etag):
+            raise Superseded(
+                f"a newer upload (version {clip(str(now.version_id), 80)}, ETag {now.etag}) "
+                "replaced the source while it was being scored; its own event scores it"
+            )
+
+    def _column_setting(self, src: s3io.SourceObject) -> str:
+        """The object's text-column metadata, else TEXT_COLUMN."""
+        value = src.metadata.get(TEXT_COLUMN_METADATA)
+        if value is None:
+            return self.settings.text_column
+        return s3io.decode_metadata(TEXT_COLUMN_METADATA, value).strip()
+
+    # Step 1. Open the source as a stream of records: decompress, detect the encoding and the
+    # delimiter from the first 64 KiB, and parse the header and a sample of rows, because the
+    # text column is chosen from them before any row is scored.
+    def _open_records(self, src: s3io.SourceObject, column_setting: str) -> _Opened:
         settings = self.settings
         raw = _Counter(s3io.read_ahead(s3io.iter_object(self.s3, src)))
         gz = src.key.lower().endswith(".gz") or src.content_encoding == "gzip"
@@ -92,64 +165,74 @@ class Job:
         sample, lines = _peek(lines, csvio.SAMPLE_BYTES)
         delimiter = csvio.detect_delimiter(sample)
         csv.field_size_limit(settings.max_cell_chars)
-        records = _Records(csv.reader(lines, delimiter=delimiter), settings)
-
+        records = _Records(csv.reader(lines, delimiter=delimiter, strict=True), settings)
         header, header_end = records.header()
         first = records.take(_SAMPLE_ROWS)
         text_index = resolve_text_column(header, first[0], column_setting)
+        return _Opened(src, raw, gz, encoding, delimiter, records, header, first, text_index,
+                       header_end)  # fmt: skip
+
+    # Step 2. The pipeline: prepare batches, have them scored, write their rows in order into
+    # a multipart upload that is completed only after the last row. With worker processes the
+    # next batches are parsed and sent while earlier ones are scored; on any failure the
+    # upload is aborted, so a half-written scored file never exists.
+    def _pipeline(self, opened: _Opened, keys: OutputKeys) -> tuple[Counts, int, Summary]:
+        settings = self.settings
         rows = RowScorer(
-            width=len(header),
-            text_index=text_index,
+            width=len(opened.header),
+            text_index=opened.text_index,
             max_text_chars=settings.max_text_chars,
             neutralise_formulas=settings.neutralise_formulas,
-            header_end_line=header_end,
+            header_end_line=opened.header_end,
         )
-        summary = Summary(header_end)
+        summary = Summary(opened.header_end)
         out = s3io.OutputObject(
-            self.s3, settings.output_bucket, keys["scored"], settings.part_size_bytes,
-            CSV_CONTENT_TYPE,
+            self.s3, settings.output_bucket, keys.scored, settings.part_size_bytes,
+            GZIP_CONTENT_TYPE if keys.compressed else CSV_CONTENT_TYPE, gzip=keys.compressed,
         )  # fmt: skip
-        # Batches in flight: with worker processes, the next batches are parsed and sent while
-        # the earlier ones are scored; in process, each batch is scored as it is submitted.
-        depth = 2 * self.scorer.workers if self.scorer.workers else 1
-        pending: deque = deque()
+        depth = 2 * self.scorer.workers if self.scorer.workers else 1  # batches in flight
+        pending: deque[tuple[Batch, PendingScores, list[int]]] = deque()
         try:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(output_header(header))
+            header = output_header(opened.header, settings.neutralise_formulas)
+            out.write(csvio.format_rows([header]).encode("utf-8"))
 
             def write_oldest() -> None:
                 batch, handle, ends = pending.popleft()
                 scores = handle.result()
-                writer.writerows(rows.finish(batch, scores))
-                summary.add(batch.kinds, batch.texts, scores, ends)
-                out.write(buffer.getvalue().encode("utf-8"))
-                buffer.seek(0)
-                buffer.truncate()
+                out.write(csvio.format_rows(rows.finish(batch, scores)).encode("utf-8"))
+                summary.add(batch.kinds, batch.texts, scores, ends)  # the insights fields
 
-            for chunk, ends in itertools.chain([first], records.batches(settings.chunk_rows)):
+            batches = itertools.chain([opened.first], opened.records.batches(settings.chunk_rows))
+            for chunk, ends in batches:
                 if not chunk:
                     continue
-                self._check_time(rows.counts.total, raw.count, src.size)
+                self._check_time(rows.counts.total, opened.raw.count, opened.src.size)
                 batch = rows.prepare(chunk, ends)
                 pending.append((batch, self.scorer.submit(batch.texts), ends))
                 if len(pending) >= depth:
                     write_oldest()
             while pending:
                 write_oldest()
-            out.write(buffer.getvalue().encode("utf-8"))
+            self._check_still_current(opened.src)
             out.complete()
         except BaseException:
             _drain(pending)  # a worker's late results must not reach the next file
             out.abort()
             raise
+        return rows.counts, out.bytes_written, summary
+
+    # Step 3. The run report: what was read, how, and what came out; written last, so its
+    # presence means success.
+    def _success_report(
+        self, opened: _Opened, counts: Counts, bytes_written: int, keys: OutputKeys,
+        config: dict[str, object], started: float, summary: Summary,
+    ) -> RunReport:  # fmt: skip
         elapsed = time.monotonic() - started
-        counts = rows.counts
         return {
             "schema_version": SCHEMA_VERSION,
             "status": "succeeded",
-            "source": _source(src),
-            "outputs": {"scored": keys["scored"], "report": keys["report"]},
+            "source": source_of(opened.src),
+            "outputs": {"scored": keys.scored, "report": keys.report},
             "rows": {
                 "total": counts.total,
                 "scored": counts.scored,
@@ -158,14 +241,14 @@ class Job:
             },
             "labels": counts.labels,
             "mean_compound": counts.mean_compound,
-            "text_column": header[text_index],
-            "columns": len(header),
-            "encoding": encoding.name,
-            "encoding_fallback_used": encoding.fallback,
-            "delimiter": csvio.DELIMITER_NAMES[delimiter],
-            "compressed": gz,
-            "bytes_read": raw.count,
-            "bytes_written": out.bytes_written,
+            "text_column": opened.header[opened.text_index],
+            "columns": len(opened.header),
+            "encoding": opened.encoding.name,
+            "encoding_fallback_used": opened.encoding.fallback,
+            "delimiter": csvio.DELIMITER_NAMES[opened.delimiter],
+            "compressed": opened.compressed,
+            "bytes_read": opened.raw.count,
+            "bytes_written": bytes_written,
             "duration_seconds": round(elapsed, 3),
             "rows_per_second": round(counts.total / elapsed, 1) if elapsed > 0 else None,
             "model": MODEL,
@@ -186,25 +269,29 @@ class Job:
                 bytes_read=bytes_done,
             )
 
-    def _error_report(self, exc: InputError, ref: ObjectRef, src, keys, started) -> dict:
+    def _error_report(
+        self, exc: InputError, source: SourceLike, keys: OutputKeys, started: float
+    ) -> ErrorReport:
         return {
             "schema_version": SCHEMA_VERSION,
             "status": "failed",
             "error": exc.as_dict(),
-            "source": _source(src)
-            if src
-            else {
-                "bucket": ref.bucket,
-                "key": ref.key,
-                "version_id": ref.version_id,
-                "etag": ref.etag,
-                "size": ref.size,
-            },
-            "outputs": {"error": keys["error"]},
+            "source": source_of(source),
+            "outputs": {"error": keys.error},
             "duration_seconds": round(time.monotonic() - started, 3),
             "model": MODEL,
             "request_id": self.request_id,
         }
+
+
+def _key_too_long(key: str, keys: OutputKeys) -> LimitExceeded:
+    return LimitExceeded(
+        f"the source key is {len(key.encode())} bytes: its report (reports/{clip(keys.rel, 60)}"
+        f".json) would be longer than S3's {MAX_KEY_BYTES}-byte key limit, so nothing is "
+        "scored and this error report is at a hashed name",
+        expected=f"a source key of at most about {MAX_KEY_BYTES - 20} bytes (UTF-8)",
+        key_bytes=len(key.encode()),
+    )
 
 
 def _drain(pending: deque) -> None:
@@ -214,17 +301,7 @@ def _drain(pending: deque) -> None:
     pending.clear()
 
 
-def _source(src) -> dict:
-    return {
-        "bucket": src.bucket,
-        "key": src.key,
-        "version_id": src.version_id,
-        "etag": src.etag,
-        "size": src.size,
-    }
-
-
-def _same_run(previous: dict | None, src, config: dict) -> bool:
+def _same_run(previous: dict | None, src: s3io.SourceObject, config: dict) -> bool:
     if not previous or previous.get("status") != "succeeded":
         return False
     source = previous.get("source", {})
@@ -260,19 +337,44 @@ def _peek(items: Iterator, size: int) -> tuple[list, Iterator]:
 
 
 class _Records:
-    """Parsed records in batches, with the line each ends on; csv errors become input errors."""
+    """Parsed records in batches, with the line each ends on; csv errors become input errors.
+
+    Parsing is strict: a quote never closed before the end of the file, or a quoted cell
+    followed by anything but the delimiter or a line end, is an error naming the line, because
+    the lenient reading of those (the rest of the file as one cell; a backslash-escaped quote
+    cutting a text and shifting its tail into the next column) silently changes the data."""
 
     def __init__(self, reader, settings: Settings):
         self._reader = reader
         self._settings = settings
+        self._last_end = 0  # the line the last complete record ended on
 
-    def _fail(self, exc: csv.Error) -> InputError:
+    def _fail(self, exc: csv.Error, ends: list[int]) -> InputError:
         line = self._reader.line_num
-        if "field larger than field limit" in str(exc):
+        start = (ends[-1] if ends else self._last_end) + 1
+        opened = f" (or a quote opened on line {start} is never closed)" if start < line else ""
+        message = str(exc)
+        if "field larger than field limit" in message:
             return LimitExceeded(
                 f"a cell on line {line} is larger than {self._settings.max_cell_chars} "
-                "characters (MAX_CELL_CHARS)",
+                f"characters (MAX_CELL_CHARS){opened}",
                 expected="smaller cells, or a higher MAX_CELL_CHARS",
+                line=line,
+            )
+        if "unexpected end of data" in message:
+            return MalformedRow(
+                f"the quoted cell opened on line {start} is never closed: the file ends "
+                f"inside it (line {line})",
+                expected="a closing quote for every opening one; a quote inside a quoted cell "
+                f'is written twice (""); {BACKSLASH_QUOTES_ADVICE}',
+                line=start,
+            )
+        if "expected after" in message:
+            return MalformedRow(
+                f"line {line}: a quoted cell is followed by other characters before the next "
+                "delimiter or line end",
+                expected='a quote inside a quoted cell written twice (""), and the delimiter or '
+                f"a line end right after a cell's closing quote; {BACKSLASH_QUOTES_ADVICE}",
                 line=line,
             )
         return MalformedRow(f"line {line} is not valid CSV: {exc}", expected="RFC 4180 CSV",
@@ -283,7 +385,7 @@ class _Records:
         try:
             header = next(self._reader, None)
         except csv.Error as exc:
-            raise self._fail(exc) from None
+            raise self._fail(exc, []) from None
         if not header:
             raise EmptyInput("the file has no header row", expected="a CSV file with a header row")
         if len(header) > self._settings.max_columns:
@@ -292,7 +394,8 @@ class _Records:
                 " (MAX_COLUMNS)",
                 expected="fewer columns, or a higher MAX_COLUMNS",
             )
-        return header, self._reader.line_num
+        self._last_end = self._reader.line_num
+        return header, self._last_end
 
     def take(self, n: int) -> tuple[list[list[str]], list[int]]:
         reader = self._reader
@@ -303,7 +406,9 @@ class _Records:
                 rows.append(row)
                 ends.append(reader.line_num)
         except csv.Error as exc:
-            raise self._fail(exc) from None
+            raise self._fail(exc, ends) from None
+        if ends:
+            self._last_end = ends[-1]
         return rows, ends
 
     def batches(self, size: int) -> Iterator[tuple[list[list[str]], list[int]]]:

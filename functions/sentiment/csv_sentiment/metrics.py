@@ -12,6 +12,8 @@ SERVICE_DIMENSION = "service"  # Powertools adds it to every metric
 FILES_SCORED = "FilesScored"
 FILES_FAILED = "FilesFailed"
 FILES_SKIPPED = "FilesSkipped"
+FILES_SUPERSEDED = "FilesSuperseded"  # an event for a version that is no longer current
+EVENTS_MALFORMED = "EventsMalformed"
 RECURSION_REFUSED = "RecursionRefused"
 ROWS_SCORED = "RowsScored"
 ROWS_NONE = "RowsNone"
@@ -23,6 +25,8 @@ ALL = (
     FILES_SCORED,
     FILES_FAILED,
     FILES_SKIPPED,
+    FILES_SUPERSEDED,
+    EVENTS_MALFORMED,
     RECURSION_REFUSED,
     ROWS_SCORED,
     ROWS_NONE,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from csv_sentiment.engine import DEFAULT_ENGINE, ENGINES, MODEL
 from csv_sentiment.errors import SettingsError
@@ -57,7 +57,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("NEUTRALISE_FORMULAS", "true", "true or false",
          "Prefix `'` to non-numeric cells starting with = + - @ tab or CR (spreadsheet formula "
          "injection, OWASP)."),
-    Spec("ENCODING_FALLBACK", "cp1252", "an encoding name such as cp1252, or 'none'",
+    Spec("ENCODING_FALLBACK", "cp1252",
+         "a text encoding name such as cp1252 or latin-1 (not hex, base64…), or 'none'",
          "Used when a file without BOM is not UTF-8 in its first 64 KiB; the report names it."),
     Spec("POWERTOOLS_SERVICE_NAME", DEFAULT_SERVICE, "a service name",
          "Service name in logs and the `service` metric dimension."),
@@ -68,6 +69,7 @@ SPECS: tuple[Spec, ...] = (
 
 _SPEC_BY_ENV = {s.env: s for s in SPECS}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_NOT_CHARSETS = {"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"}
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,6 @@ class Settings:
             "max_text_chars": self.max_text_chars,
             "encoding_fallback": self.encoding_fallback,
         }
-
-
-def field_names() -> list[str]:
-    return [f.name for f in fields(Settings)]
 
 
 class _Reader:
@@ -207,6 +205,11 @@ class _Reader:
         if value.lower() in ("none", "off", "false"):
             return None
         try:
-            return codecs.lookup(value).name
+            info = codecs.lookup(value)
         except LookupError:
             raise self._fail(name, value) from None
+        # hex, base64, rot13, zlib… are codecs too, but bytes-to-bytes or str-to-str: they
+        # would pass here and fail on the first file; the escape codecs would rewrite texts.
+        if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+            raise self._fail(name, value)
+        return info.name

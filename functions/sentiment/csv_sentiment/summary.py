@@ -113,7 +113,7 @@ class Summary:
         return text[:limit], len(text) > limit
 
     def report(self) -> dict:
-        """The report fields (schema_version 2): compound_histogram and extremes."""
+        """The report fields (schema_version 2, reports.Histogram and reports.Extremes)."""
         out: dict = {
             "compound_histogram": {"low": -1, "high": 1, "counts": list(self.counts)},
             "extremes": {

@@ -17,7 +17,7 @@ import queue
 import threading
 from collections.abc import Sequence
 
-from csv_sentiment.engine import Scorer, Scores, load_engine
+from csv_sentiment.engine import BatchScorer, Scorer, Scores, load_engine
 from csv_sentiment.errors import TransientError
 
 FULL_VCPU_MB = 1769  # Lambda gives one vCPU per 1,769 MB of memory
@@ -169,7 +169,7 @@ class ProcessPool:
             w.conn.close()
 
 
-def make_scorer(engine_name: str, workers: int):
+def make_scorer(engine_name: str, workers: int) -> BatchScorer:
     """In-process for one worker, else a pool of `workers` processes."""
     if workers <= 1:
         return InProcess(load_engine(engine_name))
