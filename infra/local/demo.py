@@ -106,7 +106,7 @@ def app_outputs_for(env: dict[str, str], stack: str) -> dict[str, str]:
 
 
 def demo() -> int:
-    steps = Steps(total=10)
+    steps = Steps(total=11)
     run_dir = STATE / "demo"
     shutil.rmtree(run_dir, ignore_errors=True)
     moto = service = None
@@ -147,6 +147,10 @@ def demo() -> int:
                 raise StepFailed("wait", f"the function failed: {last.error}")
         with steps.step("results"):
             _show_results(s3, outputs, key, run_dir, function, events[-1].request_id)
+        with steps.step("the page the insights function drew from the run report"):
+            from infra.local import insights
+
+            insights.show(service, outputs, key.removeprefix("input/"))
     except StepFailed as exc:
         return fail(exc)
     except KeyboardInterrupt:
