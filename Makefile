@@ -19,7 +19,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 \
 LAYER_LOCKS := $(wildcard layers/*/requirements.txt)
 
 .PHONY: help venv test test-unit test-functional test-layers test-deploy test-engine \
-	test-integration lint format layers lock function deploy destroy redrive demo local-up \
+	test-integration test-browser lint format layers lock function deploy destroy redrive demo local-up \
 	local-down logs bench clean
 
 help: ## list the targets
@@ -61,6 +61,9 @@ test-engine: venv ## differential tests of the scoring engine
 
 test-integration: venv ## built artifacts under the real Lambda runtime
 	$(PY) -m pytest tests/integration
+
+test-browser: venv ## the insights pages in Chromium (chromium + chromium-driver)
+	$(PY) -m pytest tests/browser
 
 lint: venv ## ruff, cfn-lint and checkov
 	$(PY) -m ruff check .
