@@ -8,6 +8,13 @@ it is timed on shorter repeats only (the full 6,900 repeats would take it ~40 s)
 6,900 is extrapolated from the longest one.
 
     .venv/bin/python tests/bench/bench_engine.py [--copies 10] [--rounds 2]
+    .venv/bin/python tests/bench/bench_engine.py --against main [--rounds 5]
+
+`--against REV` compares instead the fast engine of this work tree with the one committed at
+REV (its vader_fast.py, loaded from `git show`), for a change that must not slow it down: the
+two alternate slice by slice in each round, and the median over the rounds of new/old rows/s
+is the figure (the issue's rule: old and new in one session, median of 5). Its rows/s are per
+second of the process's CPU time, so time spent waiting for a core does not count.
 
 On a shared machine the load changes within seconds, so the engines alternate on slices of
 1,000 texts (who goes first alternates too) and each engine's time is the sum over its slices:
@@ -19,8 +26,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import platform
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,10 +50,65 @@ def corpus_copies(copies: int) -> list[str]:
     return [f"{t} {c}" for c in range(copies) for t in texts]
 
 
-def timed(fn, *args) -> tuple[float, object]:
-    start = time.perf_counter()
+def timed(fn, *args, clock=time.perf_counter) -> tuple[float, object]:
+    start = clock()
     out = fn(*args)
-    return time.perf_counter() - start, out
+    return clock() - start, out
+
+
+def alternate(engines: dict, texts: list[str], clock=time.perf_counter):
+    """Seconds each engine spent on `texts`, taking turns slice by slice (who goes first
+    alternates too), and how many results differ between the two."""
+    spent = dict.fromkeys(engines, 0.0)
+    differ = 0
+    order = list(engines.items())
+    for k, start in enumerate(range(0, len(texts), CHUNK)):
+        part = texts[start : start + CHUNK]
+        out = []
+        for name, engine in order if k % 2 else order[::-1]:
+            dt, scores = timed(engine.score, part, clock=clock)
+            spent[name] += dt
+            out.append(scores)
+        differ += sum(a != b or repr(a) != repr(b) for a, b in zip(*out, strict=True))
+    return spent, differ
+
+
+def fast_engine_at(rev: str) -> type:
+    """The FastScorer class of vader_fast.py as committed at `rev`."""
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{rev}:functions/sentiment/csv_sentiment/vader_fast.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp(prefix="bench_engine_")) / "vader_fast_base.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("vader_fast_base", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.FastScorer
+
+
+def against(rev: str, texts: list[str], rounds: int) -> None:
+    from csv_sentiment.vader_fast import FastScorer
+
+    base = fast_engine_at(rev)
+    ratios = []
+    differ = 0
+    for r in range(rounds):
+        # Fresh instances each round: empty token memos, as in a new container. CPU time, not
+        # wall time: on a shared machine, time spent waiting for a core is noise here.
+        engines = {"old": base(), "new": FastScorer()}
+        spent, d = alternate(engines, texts, clock=time.process_time)
+        differ += d
+        ratios.append(spent["old"] / spent["new"])
+        print(
+            f"  round {r + 1}: old {len(texts) / spent['old']:9,.0f} rows/s, "
+            f"new {len(texts) / spent['new']:9,.0f} rows/s, new/old {ratios[-1]:.3f}"
+        )
+    print(f"median new/old rows/s over {rounds} rounds: {statistics.median(ratios):.3f}")
+    print(f"differing results: {differ}")
 
 
 def main() -> None:
@@ -50,28 +116,27 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=None, help="default 2, or 5 with --against")
+    parser.add_argument("--against", metavar="REV", help="compare the fast engine with REV's")
     args = parser.parse_args()
 
     texts = corpus_copies(args.copies)
     print(
         f"Python {platform.python_version()}, {MODEL}, corpus x{args.copies}: {len(texts):,} texts"
     )
+    if args.against:
+        print(f"fast engine: this work tree (new) vs {args.against} (old)")
+        against(args.against, texts, args.rounds or 5)
+        return
+    args.rounds = args.rounds or 2
 
     reference = load_engine("reference")
     totals = {"reference": 0.0, "fast": 0.0}
     differ = 0
     for r in range(args.rounds):
         fast = load_engine("fast")  # a fresh instance: an empty token memo, as on a cold start
-        spent = {"reference": 0.0, "fast": 0.0}
-        for k, start in enumerate(range(0, len(texts), CHUNK)):
-            part = texts[start : start + CHUNK]
-            engines = [("reference", reference), ("fast", fast)]
-            out = {}
-            for name, engine in engines if k % 2 else engines[::-1]:
-                dt, out[name] = timed(engine.score, part)
-                spent[name] += dt
-            differ += sum(a != b for a, b in zip(out["reference"], out["fast"], strict=True))
+        spent, d = alternate({"reference": reference, "fast": fast}, texts)
+        differ += d
         for name in totals:
             totals[name] += spent[name]
         ratio = spent["reference"] / spent["fast"]

@@ -2,7 +2,7 @@
 
 Inputs: the whole 23,703-text corpus, the corpus again with generated tokens inserted, 246,040
 seeded generated texts (240,000 short, 6,000 medium, 40 long), hypothesis-generated texts, the
-hand-kept regression cases and five hostile 160 k-character shapes. No expected value is
+hand-kept regression cases and six hostile 160 k-character shapes. No expected value is
 written down: every case is scored by vaderSentiment itself in the same run.
 """
 
@@ -20,6 +20,10 @@ from hypothesis import strategies as st
 from textgen import BOOSTERS, EMOJI, LEXICON, NEGATIONS, RULE_WORDS, TextGen, generated
 
 from csv_sentiment import vader_fast
+
+# The differential tier takes over a minute: `make test` and `make test-engine` run it, the
+# edit loop's `make test-fast` skips it (test_registry.py keeps a quick check of both engines).
+pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).parent
 SHORT_SEEDS = range(8)  # x 30,000 texts of 1-24 tokens
@@ -132,11 +136,13 @@ def test_identical_on_hypothesis_unicode_text(assert_identical, text):
 
 
 # Hostile cells of ~160 k characters: the upstream #110 shape, and shapes that stress the
-# "but" rule's replay, the ALL CAPS differential, negation chains and the idiom check.
+# "but" rule's replay, the ALL CAPS differential (counted once per text, whether a sentiment
+# word or a booster asks first), negation chains and the idiom check.
 HOSTILE = {
     "upstream_110": ("the good movie was bad ", 6_900),
     "but_with_many_equal_values": ("good bad but ", 12_000),
     "all_caps_among_lower": ("GOOD bad ", 18_000),
+    "all_caps_boosters": ("VERY good bad ", 12_000),
     "no_chain": ("no good ", 20_000),
     "idioms": ("the shit kiss of death ", 7_000),
 }
