@@ -73,3 +73,18 @@ def test_a_missing_handler_is_named(workspace, tmp_path):
     (workspace["function"] / "handler.py").unlink()
     with pytest.raises(DeployError, match=r"handler\.py"):
         package.build(workspace["function"], tmp_path / "function.zip")
+
+
+def test_every_function_folder_gets_its_own_zip(workspace, tmp_path):
+    arts = package.build_all(workspace["function"].parent, tmp_path / "functions")
+    assert sorted(arts) == ["insights", "sentiment"]
+    with zipfile.ZipFile(arts["insights"].path) as zf:
+        names = zf.namelist()
+    assert "insights_handler.py" in names and "csv_insights/publish.py" in names
+    assert not any(n.startswith("csv_sentiment/") or n == "handler.py" for n in names)
+
+
+def test_a_folder_with_two_handler_modules_is_refused(workspace, tmp_path):
+    (workspace["function"] / "other_handler.py").write_text("def lambda_handler(e, c): pass\n")
+    with pytest.raises(DeployError, match="2 top-level"):
+        package.build(workspace["function"], tmp_path / "function.zip")

@@ -292,3 +292,20 @@ def test_insights_modules_never_shadow_the_scoring_functions():
     assert roots == {"csv_insights"}
     names = set(os.listdir(os.path.join(os.path.dirname(publish.__file__), "..")))
     assert "handler.py" not in names and "csv_sentiment" not in names
+
+
+def test_the_scoring_function_imports_neither_pandas_nor_matplotlib(aws_env):
+    """Its layers are powertools and vader only: importing either would fail on Lambda."""
+    import subprocess
+
+    from tests.conftest import FUNCTION_DIR
+
+    code = (
+        "import sys; import handler, csv_sentiment.job, csv_sentiment.summary; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'matplotlib', 'numpy'}))"
+    )
+    env = {**os.environ, **aws_env, "OUTPUT_BUCKET": "out", "PYTHONPATH": str(FUNCTION_DIR)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=FUNCTION_DIR)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"  # after the "initialised" log line

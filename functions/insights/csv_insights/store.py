@@ -33,23 +33,27 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def get(s3, bucket: str, key: str) -> Read:
+def _found(call, bucket: str, key: str) -> dict | None:
+    """The response, or None when the object does not exist."""
     try:
-        obj = s3.get_object(Bucket=bucket, Key=key)
+        return call(Bucket=bucket, Key=key)
     except ClientError as exc:
         if _code(exc) in _MISSING:
-            return Read(None, None)
+            return None
         raise
+
+
+def get(s3, bucket: str, key: str) -> Read:
+    obj = _found(s3.get_object, bucket, key)
+    if obj is None:
+        return Read(None, None)
     return Read(obj["Body"].read(), obj["ETag"], obj.get("LastModified"), obj.get("Metadata"))
 
 
 def head(s3, bucket: str, key: str) -> Read:
-    try:
-        obj = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if _code(exc) in _MISSING:
-            return Read(None, None)
-        raise
+    obj = _found(s3.head_object, bucket, key)
+    if obj is None:
+        return Read(None, None)
     return Read(b"", obj["ETag"], obj.get("LastModified"), obj.get("Metadata") or {})
 
 
