@@ -213,20 +213,7 @@ def index_page(state: State) -> str:
             f"<p>{_count(state['files'], 'file')}, {_count(int(frame['rows'].sum()), 'row')}, "
             f"{_count(len(days), 'day')}.</p>"]  # fmt: skip
     if days:
-        text = "Files per day and mean compound per day: " + "; ".join(
-            f"{d} {f} files, mean {_num(m)}" for d, f, m in zip(frame["date"], frame["files"],
-                                                                 means, strict=True)
-        )  # fmt: skip
-        body += [
-            "<h2>Trend over days</h2>",
-            f"<figure>{charts.trend('trend', list(frame['date']), means,
-                                    frame['files'].tolist(), text)}</figure>",
-            table("Files, rows and mean compound per day",
-                  ["day", "files", "rows", "mean compound"],
-                  [(d, int(f), int(r), _num(m)) for d, f, r, m in
-                   zip(frame["date"], frame["files"], frame["rows"], means, strict=True)],
-                  "wnnn"),
-        ]  # fmt: skip
+        body += _trend_section(frame, means)
     latest = list(reversed(state["latest"]))
     body += ["<h2>Latest files</h2>",
              table("Latest scored files, newest first", FILE_COLUMNS, file_rows(latest),
@@ -238,6 +225,30 @@ def index_page(state: State) -> str:
         )
         body += ["<h2>Earlier files</h2>", f"<ul>{links}</ul>"]
     return _document(title, "\n".join(body))
+
+
+def _trend_section(frame: pd.DataFrame, means: list[float | None]) -> list[str]:
+    dates = list(frame["date"])
+    # The label summarises; the numbers of every day are in the table that follows.
+    text = (
+        f"Files per day (bars) and mean compound per day (line, from -1 to 1) over "
+        f"{_count(len(dates), 'day')}, {dates[0]} to {dates[-1]}; the table below lists them"
+    )
+    svg = charts.trend("trend", dates, means, frame["files"].tolist(), text)
+    rows = [
+        (d, int(f), int(r), _num(m))
+        for d, f, r, m in zip(dates, frame["files"], frame["rows"], means, strict=True)
+    ]
+    return [
+        "<h2>Trend over days</h2>",
+        f"<figure>{svg}</figure>",
+        table(
+            "Files, rows and mean compound per day",
+            ["day", "files", "rows", "mean compound"],
+            rows,
+            "wnnn",
+        ),
+    ]
 
 
 def listing_page(number: int, entries: Sequence[Entry]) -> str:
