@@ -309,3 +309,36 @@ def test_the_scoring_function_imports_neither_pandas_nor_matplotlib(aws_env):
                           timeout=60, cwd=FUNCTION_DIR)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"  # after the "initialised" log line
+
+
+def test_a_writer_that_always_loses_gives_up_and_raises_for_a_retry(
+    harness, out, cheap_charts, monkeypatch
+):
+    data.score(harness, "input/busy.csv")
+    monkeypatch.setattr(publish, "MAX_CONFLICTS", 3)
+    s3 = harness.s3
+
+    writes = []
+
+    def always_first(params, **_):
+        conditional = "IfMatch" in params or "IfNoneMatch" in params
+        if params.get("Key") == publish.STATE_KEY and conditional:
+            writes.append(1)  # another writer's state, different each time (a new ETag)
+            other = state.empty() | {"sequence": len(writes)}
+            s3.put_object(Bucket=out, Key=publish.STATE_KEY, Body=json.dumps(other))
+
+    s3.meta.events.register("provide-client-params.s3.PutObject", always_first)
+    try:
+        with pytest.raises(RuntimeError, match="3 conflicting writers in a row"):
+            publish.publish(s3, out, "reports/busy.csv.json")
+    finally:
+        s3.meta.events.unregister("provide-client-params.s3.PutObject", always_first)
+    assert "insights/busy.csv.html" not in harness.listing()
+
+
+def test_a_missing_output_bucket_fails_the_cold_start(aws_env, monkeypatch):
+    monkeypatch.delenv("OUTPUT_BUCKET", raising=False)
+    sys.modules.pop("insights_handler", None)
+    with pytest.raises(RuntimeError, match="OUTPUT_BUCKET is not set"):
+        importlib.import_module("insights_handler")
+    sys.modules.pop("insights_handler", None)
