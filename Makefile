@@ -18,7 +18,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 \
 	  && { command -v $$p; break; }; done)
 LAYER_LOCKS := $(wildcard layers/*/requirements.txt)
 
-.PHONY: help venv test test-unit test-functional test-layers test-deploy test-engine \
+.PHONY: help venv test test-fast test-unit test-functional test-layers test-deploy test-cfn test-engine \
 	test-integration test-browser lint format layers lock function deploy destroy redrive demo local-up \
 	local-down logs bench clean
 
@@ -41,8 +41,11 @@ $(VENV)/.stamp: $(LAYER_LOCKS) requirements-dev.txt requirements-lint.txt
 
 venv: $(VENV)/.stamp ## create or update the dev environment in .venv
 
-test: venv ## run the whole test suite (all tiers)
+test: venv ## run the whole test suite (all tiers, slow tests included: what CI runs)
 	$(PY) -m pytest
+
+test-fast: venv ## the edit loop: every tier without the tests marked slow
+	$(PY) -m pytest -m "not slow"
 
 test-unit: venv ## unit tests (no I/O)
 	$(PY) -m pytest tests/unit
@@ -55,6 +58,9 @@ test-layers: venv ## layer builder tests
 
 test-deploy: venv ## templates and deployer against a local endpoint
 	$(PY) -m pytest tests/deploy
+
+test-cfn: venv ## the template resolver shared by the local service and the deploy tests
+	$(PY) -m pytest tests/cfn
 
 test-engine: venv ## differential tests of the scoring engine
 	$(PY) -m pytest tests/engine

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.choices import (
+    ARCHES,
+    DEFAULT_ARCH,
+    DEFAULT_ENGINE,
+    DEFAULT_RUNTIME,
+    ENGINES,
+    LOG_LEVELS,
+    RUNTIMES,
+    WORKERS,
+)
 from infra.deploy.errors import DeployError
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "infra" / "templates"
-RUNTIMES = ("python3.12", "python3.13")
-ARCHES = ("x86_64", "arm64")
 # Bucket names are "<STACK>-app-out-<account>-<region>" and must fit in 63 characters.
 _STACK_RE = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 _LAYER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -23,12 +32,12 @@ _LAYER_ARN_RE = re.compile(r"^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z
 @dataclass(frozen=True)
 class Config:
     stack: str = "sentiment"
-    runtime: str = "python3.12"
-    arch: str = "x86_64"
+    runtime: str = DEFAULT_RUNTIME
+    arch: str = DEFAULT_ARCH
     memory: int = 1024
     timeout: int = 900
     text_column: str = ""
-    scoring_engine: str = "fast"
+    scoring_engine: str = DEFAULT_ENGINE
     scoring_workers: str = "1"
     alarm_email: str = ""
     concurrency: int = 0
@@ -62,60 +71,119 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
-        env = os.environ if environ is None else environ
-
-        def get(name: str, default: str) -> str:
-            value = env.get(name, "").strip()
-            return value or default
-
-        stack = get("STACK", "sentiment")
-        if not _STACK_RE.match(stack):
-            raise DeployError(
-                f"STACK={stack!r} is invalid; expected 1-24 characters of a-z, 0-9 and '-', "
-                "starting with a letter (it prefixes stack and bucket names)",
-                "set STACK to a short lowercase name, e.g. STACK=sentiment",
-            )
-        runtime = _choice("RUNTIME", get("RUNTIME", "python3.12"), RUNTIMES)
-        arch = _choice("ARCH", get("ARCH", "x86_64"), ARCHES)
-        log_level = _choice(
-            "LOG_LEVEL", get("LOG_LEVEL", "INFO").upper(), ("DEBUG", "INFO", "WARNING", "ERROR")
-        )
-        email = get("ALARM_EMAIL", "")
-        if email and not re.match(r"^[^@\s]+@[^@\s]+$", email):
-            raise DeployError(f"ALARM_EMAIL={email!r} is not an e-mail address")
+        """Every variable validated; a bad one is a DeployError naming it and the expected form
+        (docs/deploy.md lists them; a test checks the list)."""
+        r = EnvReader(os.environ if environ is None else environ)
+        d = cls()  # the defaults, declared once above
         return cls(
-            stack=stack,
-            runtime=runtime,
-            arch=arch,
-            memory=_integer("MEMORY", get("MEMORY", "1024"), 128, 10240),
-            timeout=_integer("TIMEOUT", get("TIMEOUT", "900"), 30, 900),
-            text_column=env.get("TEXT_COLUMN", "").strip(),
-            scoring_engine=_choice(
-                "SCORING_ENGINE", get("SCORING_ENGINE", "fast"), ("fast", "reference")
-            ),
-            scoring_workers=_workers(get("SCORING_WORKERS", "1")),
-            alarm_email=email,
-            concurrency=_integer("CONCURRENCY", get("CONCURRENCY", "0"), 0, 100_000),
-            noncurrent_days=_integer("NONCURRENT_DAYS", get("NONCURRENT_DAYS", "30"), 1, 3650),
-            log_level=log_level,
-            pins=parse_pins(env.get("PIN_LAYERS", "")),
-            empty_buckets=get("EMPTY_BUCKETS", "no").lower() in ("yes", "true", "1"),
-            build_dir=Path(get("BUILD_DIR", str(ROOT / "build"))),
-            function_dir=Path(get("FUNCTION_DIR", str(ROOT / "functions" / "sentiment"))),
-            poll_seconds=float(get("DEPLOY_POLL_SECONDS", "2")),
+            stack=r.stack("STACK", d.stack),
+            runtime=r.choice("RUNTIME", d.runtime, tuple(RUNTIMES)),
+            arch=r.choice("ARCH", d.arch, tuple(ARCHES)),
+            memory=r.integer("MEMORY", d.memory, 128, 10240),
+            timeout=r.integer("TIMEOUT", d.timeout, 30, 900),
+            text_column=r.text("TEXT_COLUMN"),
+            scoring_engine=r.choice("SCORING_ENGINE", d.scoring_engine, ENGINES, lower=True),
+            scoring_workers=r.workers("SCORING_WORKERS", d.scoring_workers),
+            alarm_email=r.email("ALARM_EMAIL"),
+            concurrency=r.integer("CONCURRENCY", d.concurrency, 0, 100_000),
+            noncurrent_days=r.integer("NONCURRENT_DAYS", d.noncurrent_days, 1, 3650),
+            log_level=r.choice("LOG_LEVEL", d.log_level, LOG_LEVELS, upper=True),
+            pins=parse_pins(r.text("PIN_LAYERS")),
+            empty_buckets=r.boolean("EMPTY_BUCKETS", d.empty_buckets),
+            build_dir=r.path("BUILD_DIR", d.build_dir),
+            function_dir=r.path("FUNCTION_DIR", d.function_dir),
+            poll_seconds=r.seconds("DEPLOY_POLL_SECONDS", d.poll_seconds, 0.01, 60.0),
         )
 
 
-def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise DeployError(f"{name}={value!r} is invalid; expected one of: {', '.join(choices)}")
-    return value
+class EnvReader:
+    """Reads one variable at a time; empty means the default (as `make VAR=` passes it). A bad
+    value is a DeployError naming the variable and the expected form (the local tooling's
+    variables are read with it too)."""
 
+    def __init__(self, env: Mapping[str, str]):
+        self._env = env
 
-def _workers(value: str) -> str:
-    if value == "auto":
+    def text(self, name: str) -> str:
+        return self._env.get(name, "").strip()
+
+    @staticmethod
+    def _fail(name: str, value: str, expected: str, example: str = "") -> DeployError:
+        return DeployError(f"{name}={value!r} is invalid; expected {expected}", example)
+
+    def stack(self, name: str, default: str) -> str:
+        value = self.text(name) or default
+        if not _STACK_RE.match(value):
+            raise self._fail(
+                name,
+                value,
+                "1-24 characters of a-z, 0-9 and '-', starting with a letter (it prefixes "
+                "stack and bucket names)",
+                f"set {name} to a short lowercase name, e.g. {name}=sentiment",
+            )
         return value
-    return str(_integer("SCORING_WORKERS", value, 1, 16))
+
+    def choice(
+        self, name: str, default: str, choices: tuple[str, ...], upper=False, lower=False
+    ) -> str:
+        given = self.text(name) or default
+        value = given.upper() if upper else given.lower() if lower else given
+        if value not in choices:
+            raise self._fail(name, given, f"one of: {', '.join(choices)}")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        expected = f"an integer from {low} to {high}"
+        return int(self._number(name, default, low, high, int, expected))
+
+    def seconds(self, name: str, default: float, low: float, high: float) -> float:
+        expected = f"a number of seconds from {low:g} to {high:g}"
+        return self._number(name, default, low, high, float, expected)
+
+    def _number(
+        self,
+        name: str,
+        default: float,
+        low: float,
+        high: float,
+        parse: Callable[[str], float],
+        expected: str,
+    ) -> float:
+        value = self.text(name)
+        if not value:
+            return default
+        try:
+            number = parse(value)
+        except ValueError:
+            number = math.nan
+        if not low <= number <= high:  # also false for nan
+            raise self._fail(name, value, expected)
+        return number
+
+    def workers(self, name: str, default: str) -> str:
+        if self.text(name).lower() == "auto":
+            return "auto"
+        low, high = WORKERS
+        return str(self.integer(name, int(default), low, high))
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.text(name).lower()
+        if not value:
+            return default
+        if value in ("yes", "true", "1"):
+            return True
+        if value in ("no", "false", "0"):
+            return False
+        raise self._fail(name, value, "yes or no", f"e.g. {name}=yes")
+
+    def email(self, name: str) -> str:
+        value = self.text(name)
+        if value and not re.match(r"^[^@\s]+@[^@\s]+$", value):
+            raise self._fail(name, value, "an e-mail address, or empty for no alarm e-mails")
+        return value
+
+    def path(self, name: str, default: Path) -> Path:
+        return Path(self.text(name)) if self.text(name) else default
 
 
 def parse_pins(text: str) -> dict[str, str]:
@@ -134,19 +202,3 @@ def parse_pins(text: str) -> dict[str, str]:
             raise DeployError(f"PIN_LAYERS names layer {name!r} twice")
         pins[name] = pin
     return pins
-
-
-def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise DeployError(f"{name}={value!r} is invalid; expected one of: {', '.join(choices)}")
-    return value
-
-
-def _integer(name: str, value: str, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = low - 1
-    if not low <= number <= high:
-        raise DeployError(f"{name}={value!r} is invalid; expected an integer from {low} to {high}")
-    return number

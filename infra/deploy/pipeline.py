@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 
 import botocore.exceptions
 
+from infra import layerdescription
+from infra.choices import MAX_LAYERS
 from infra.deploy import artifacts, contract, layers, package, stacks, templates
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
 
 Say = Callable[[str], None]
-MAX_LAYERS = 5  # Lambda's limit per function
 # Each function folder → the app template's parameters for its code key and its layer ARNs
 # (a test checks that every folder under functions/ has a row and the template both names).
 FUNCTION_PARAMETERS = {
@@ -202,7 +203,7 @@ def _published_version(
             f"stack {stack} reports no LayerVersionArn output",
             f"inspect it (`aws cloudformation describe-stacks --stack-name {stack}`)",
         )
-    description = f"{params['Packages']} ({params['ContentKey']})"
+    description = layerdescription.describe(params["Packages"], params["ContentKey"])
     pages = aws.lam.get_paginator("list_layer_versions").paginate(LayerName=params["LayerName"])
     try:
         for page in pages:

@@ -1,42 +1,12 @@
-"""Read the CloudFormation templates (YAML with short-form intrinsics) as plain data."""
+"""Read the project's CloudFormation templates (infra/templates/*.yaml) as plain data."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from infra.cfn.template import parse
 from infra.deploy.config import TEMPLATES
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that maps `!Ref x` to {"Ref": x} and `!Sub …` to {"Fn::Sub": …}."""
-
-
-def _intrinsic(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
-def parse(body: str) -> dict[str, Any]:
-    if body.lstrip().startswith("{"):
-        import json
-
-        return json.loads(body)
-    return yaml.load(body, Loader=_CfnLoader)
 
 
 def load(name: str, directory: Path = TEMPLATES) -> tuple[str, dict[str, Any]]:

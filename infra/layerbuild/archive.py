@@ -60,8 +60,3 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def unzipped_size(zip_path: Path) -> int:
-    with zipfile.ZipFile(zip_path) as archive:
-        return sum(info.file_size for info in archive.infolist())

@@ -23,6 +23,7 @@ from infra.layerbuild.environment import (
     pip_common_options,
 )
 from infra.layerbuild.errors import BuilderUnavailable, ConfigError, LayerBuildError
+from infra.layerbuild.interpreter import Interpreter, find_host_interpreter
 from infra.layerbuild.tags import pip_target_options
 
 MODES = ("auto", "docker", "pip")
@@ -70,7 +71,7 @@ class PipBuilder:
 
     kind = "pip"
 
-    def __init__(self, target: Target, interpreter: bytecode.Interpreter | None):
+    def __init__(self, target: Target, interpreter: Interpreter | None):
         self.target = target
         self.interpreter = interpreter
 
@@ -197,7 +198,7 @@ def select_builder(
     if mode == "pip":
         return _pip_builder(target, warn)
     try:
-        client, image_obj = _docker_image(target, image)
+        client, image_obj = _docker_image(target, image, _docker_timeout())
     except BuilderUnavailable as exc:
         if mode == "docker":
             raise BuilderUnavailable(
@@ -211,7 +212,7 @@ def select_builder(
 
 
 def _pip_builder(target: Target, warn: Callable[[str], None]) -> PipBuilder:
-    interpreter = bytecode.find_host_interpreter(target)
+    interpreter = find_host_interpreter(target)
     if interpreter is None:
         warn(
             f"warning: no Python {target.dotted} on this host (PATH, pyenv, LAYER_PYTHON): "
@@ -221,7 +222,18 @@ def _pip_builder(target: Target, warn: Callable[[str], None]) -> PipBuilder:
     return PipBuilder(target, interpreter)
 
 
-def _docker_image(target: Target, image: str):
+def _docker_timeout() -> int:
+    """LAYER_DOCKER_TIMEOUT: seconds for Docker API calls (pulls and builds take minutes)."""
+    value = os.environ.get("LAYER_DOCKER_TIMEOUT", "").strip() or "1800"
+    if not value.isdigit() or not 10 <= int(value) <= 86400:
+        raise ConfigError(
+            f"LAYER_DOCKER_TIMEOUT={value!r} is invalid; expected an integer from 10 to 86400 "
+            "(seconds for Docker API calls)"
+        )
+    return int(value)
+
+
+def _docker_image(target: Target, image: str, timeout: int):
     """(client, image) when Docker is reachable and the image is present or pullable."""
     try:
         import docker
@@ -232,7 +244,7 @@ def _docker_image(target: Target, image: str):
         # A short timeout to decide, so an unreachable DOCKER_HOST cannot hang the build; the
         # client that pulls and builds gets a long one.
         docker.from_env(timeout=10).ping()
-        client = docker.from_env(timeout=int(os.environ.get("LAYER_DOCKER_TIMEOUT", "1800")))
+        client = docker.from_env(timeout=timeout)
     except DockerException as exc:
         raise BuilderUnavailable(f"Docker is not reachable ({_first_line(exc)})") from None
     try:

@@ -13,18 +13,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.choices import ARCHES, MAX_LAYERS, RUNTIMES
 from infra.layerbuild.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS_DIR = ROOT / "layers"
 BUILD_DIR = ROOT / "build"
 
-# The Amazon Linux 2023 runtimes (glibc 2.34). Older runtimes (AL2, glibc 2.26) are out of scope.
-RUNTIMES = {"python3.12": (3, 12), "python3.13": (3, 13), "python3.14": (3, 14)}
-# Lambda's architecture names -> the machine name used in wheel tags and by uname.
-ARCHES = {"x86_64": "x86_64", "arm64": "aarch64"}
-GLIBC = (2, 34)
-MAX_LAYERS = 5  # Lambda's limit of layers per function
+GLIBC = (2, 34)  # of Amazon Linux 2023, under every runtime in infra/choices.py
 
 
 @dataclass(frozen=True)

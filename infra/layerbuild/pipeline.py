@@ -29,6 +29,7 @@ from infra.layerbuild.config import (
 )
 from infra.layerbuild.environment import ca_bundle
 from infra.layerbuild.errors import LayerBuildError
+from infra.layerbuild.interpreter import find_host_interpreter
 from infra.layerbuild.runtime import ensure_runtime
 from infra.layerbuild.slim import slim
 from infra.layerbuild.tags import platform_tags
@@ -273,7 +274,7 @@ def verify_target(
         + ("; ".join(checked) or "none shared")
         + f" ({time.monotonic() - started:.1f}s)"
     )
-    interpreter = getattr(builder, "interpreter", None) or bytecode.find_host_interpreter(target)
+    interpreter = getattr(builder, "interpreter", None) or find_host_interpreter(target)
     if target.arch != "x86_64" or interpreter is None:
         why = (
             "arm64 cannot run here"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from infra.local.clients import Clients
 from infra.local.discover import Function
 from infra.local.instance import Invocation
 
@@ -44,7 +45,7 @@ class AsyncInvoker:
         self,
         invoke: Invoke,
         functions: Callable[[str], Function | None],
-        clients: Any,
+        clients: Clients,
         retry_delay: float = 1.0,
         workers: Callable[[str], int] = lambda _: 1,
         say: Callable[[str], None] = print,
@@ -56,7 +57,7 @@ class AsyncInvoker:
         self._workers = workers
         self._say = say
         self._queues: dict[str, queue.Queue] = {}
-        self._threads: list[threading.Thread] = []
+        self._workers_of: dict[str, int] = {}  # worker threads started per queue
         self._lock = threading.Condition()
         self._pending = 0
         self._closed = False
@@ -70,12 +71,12 @@ class AsyncInvoker:
             q = self._queues.get(function)
             if q is None:
                 q = self._queues[function] = queue.Queue()
-                for i in range(self._workers(function)):
+                self._workers_of[function] = self._workers(function)
+                for i in range(self._workers_of[function]):
                     t = threading.Thread(
                         target=self._work, args=(q,), daemon=True, name=f"async-{function}-{i}"
                     )
                     t.start()
-                    self._threads.append(t)
         q.put(ev)
         return ev
 
@@ -84,17 +85,14 @@ class AsyncInvoker:
         with self._lock:
             return self._lock.wait_for(lambda: self._pending == 0, timeout)
 
-    @property
-    def pending(self) -> int:
-        with self._lock:
-            return self._pending
-
     def stop(self) -> None:
         with self._lock:
             self._closed = True
-            queues = list(self._queues.values())
-        for q in queues:
-            for _ in range(64):
+            queues = [(q, self._workers_of[name]) for name, q in self._queues.items()]
+        # One stop marker per worker thread of the queue, so that every idle worker wakes and
+        # ends; a busy one ends after its attempt (it sees _closed).
+        for q, workers in queues:
+            for _ in range(workers):
                 q.put(None)
 
     def _work(self, q: queue.Queue) -> None:

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from infra.endpoint import LOCAL_CREDENTIALS
-from infra.local.demo import (
+from infra.local.invokeapi import InvokeApi
+from infra.local.prepare import (
     CACHE,
     ROOT,
     STATE,
@@ -23,7 +24,6 @@ from infra.local.demo import (
     interrupt,
     isolated_env,
 )
-from infra.local.invokeapi import InvokeApi
 from infra.local.steps import StepFailed, Steps, fail, say
 
 UP_DIR = STATE / "up"
@@ -153,6 +153,7 @@ def _alive(state: dict) -> bool:
 
 
 def _kill_group(pid: int) -> None:
+    """By pid, not through a Popen: `down` stops what an earlier `up` process started."""
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:

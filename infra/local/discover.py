@@ -2,23 +2,23 @@
 
 moto's CloudFormation does not attach layers, apply bucket notifications or keep
 EventInvokeConfig, so, like `sam local`, everything comes from the deployed templates (through
-the deployer's resolver, `infra.deploy.lookup`), never from moto's Lambda or S3 state. Any
+the shared template resolver, `infra.cfn`), never from moto's Lambda or S3 state. Any
 stack is read, not only ours: the integration tests deploy their own small functions.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import botocore.exceptions
 
-from infra.deploy import lookup
+from infra import layerdescription
+from infra.cfn.deployed import properties, resolver
+from infra.cfn.intrinsics import Resolver, TemplateError
 
 _SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE")
-_KEY_IN_DESCRIPTION = re.compile(r"\((layers/[^()]+\.zip)\)$")
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def discover(cfn: Any, lam: Any | None = None) -> Deployment:
     read = []
     for name, _ in versions:
         try:
-            res, template = lookup.resolver(cfn, name)
+            res, template = resolver(cfn, name)
         except (botocore.exceptions.ClientError, LookupError, ValueError) as exc:
             problems.append(f"stack {name}: cannot read its template ({exc})")
             continue
@@ -146,8 +146,8 @@ def discover(cfn: Any, lam: Any | None = None) -> Deployment:
             ):
                 continue
             try:
-                props = lookup.properties(res, template, logical)
-            except (KeyError, IndexError, TypeError, AttributeError) as exc:
+                props = properties(res, template, logical)
+            except (TemplateError, KeyError, IndexError, TypeError) as exc:
                 problems.append(f"{name}/{logical}: cannot resolve {exc!r}")
                 continue
             if props is None:
@@ -173,14 +173,8 @@ def discover(cfn: Any, lam: Any | None = None) -> Deployment:
             del functions[fname]
             continue
         config = invoke_configs.get(fname, InvokeConfig())
-        functions[fname] = _replace(fn, layers=tuple(layers), invoke_config=config)
+        functions[fname] = replace(fn, layers=tuple(layers), invoke_config=config)
     return Deployment(functions, tuple(notifications), versions, tuple(problems))
-
-
-def _replace(fn: Function, **changes: Any) -> Function:
-    from dataclasses import replace
-
-    return replace(fn, **changes)
 
 
 def _function_name(ref: str) -> str:
@@ -190,7 +184,7 @@ def _function_name(ref: str) -> str:
     return ref.split(":", 1)[0]
 
 
-def _function(stack: str, res: lookup.Resolver, logical: str, props: dict) -> Function | None:
+def _function(stack: str, res: Resolver, logical: str, props: dict) -> Function | None:
     code = props.get("Code", {})
     if "S3Bucket" not in code:
         return None  # inline (ZipFile) or image functions are not served locally
@@ -250,15 +244,15 @@ def _notifications(bucket: str, props: dict) -> list[Notification]:
 
 def _layer(arn: str, code_bucket: str, lam: Any, contents: dict, problems: list) -> Layer | None:
     """A layer version ARN → its zip. First as the deployer publishes on a local endpoint (the
-    version's description ends with "(<content key>)", which also finds pinned old versions),
+    version's description names its content key, which also finds pinned old versions),
     else the layer stack that declares that layer name."""
     if lam is not None:
         try:
             name, number = arn.rsplit(":", 1)
             version = lam.get_layer_version(LayerName=name, VersionNumber=int(number))
-            match = _KEY_IN_DESCRIPTION.search(version.get("Description", ""))
-            if match:
-                return Layer(arn, code_bucket, match.group(1))
+            key = layerdescription.content_key(version.get("Description", ""))
+            if key:
+                return Layer(arn, code_bucket, key)
         except (botocore.exceptions.ClientError, ValueError):
             pass
     layer_name = arn.split(":layer:", 1)[-1].rsplit(":", 1)[0]

@@ -147,7 +147,6 @@ class Instance:
         self._current: Invocation | None = None
         self._by_id: dict[str, Invocation] = {}
         self._lock = threading.Lock()
-        self.invocations = 0
         self._reader = threading.Thread(target=self._read, daemon=True, name=f"rie-{fn.name}")
         self._reader.start()
         self._wait_listening()
@@ -176,7 +175,6 @@ class Instance:
         inv = Invocation(request_id, stream=self.stream)
         with self._lock:
             self._by_id[request_id] = inv
-        self.invocations += 1
         req = urllib.request.Request(
             f"http://127.0.0.1:{self.port}{INVOKE_PATH}",
             data=payload,

@@ -95,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self,
         status: int,
-        body: object,
+        body: bytes | dict[str, str] | None,  # bytes as the function returned them, or JSON
         error: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:

@@ -18,24 +18,13 @@ class Pool:
         self._all: list[Instance] = []
         self._cond = threading.Condition()
         self._closed = False
-        self.cold_starts = 0
-        self.invocations = 0
 
     def invoke(self, payload: bytes, request_id: str | None = None) -> Invocation:
         instance = self._acquire()
         try:
-            inv = instance.invoke(payload, request_id)
+            return instance.invoke(payload, request_id)
         finally:
             self._release(instance)
-        with self._cond:
-            self.invocations += 1
-            self.cold_starts += inv.cold
-        return inv
-
-    @property
-    def busy(self) -> int:
-        with self._cond:
-            return len(self._all) - len(self._idle)
 
     def _acquire(self) -> Instance:
         with self._cond:

@@ -31,8 +31,8 @@ class Runtime:
 
 
 def resolve(name: str, arch: str, state: Path) -> Runtime:
-    from infra.layerbuild.bytecode import find_host_interpreter
     from infra.layerbuild.config import make_target
+    from infra.layerbuild.interpreter import find_host_interpreter
     from infra.layerbuild.runtime import ensure_runtime
 
     try:

@@ -14,14 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import boto3
-from botocore.config import Config as BotoConfig
-
+from infra.deploy.config import EnvReader
 from infra.local import discover as disco
 from infra.local import s3events
 from infra.local.asyncq import AsyncEvent, AsyncInvoker
+from infra.local.clients import Clients
 from infra.local.discover import Deployment, Function
 from infra.local.instance import Instance, Invocation
 from infra.local.layout import Layout, materialise
@@ -31,37 +29,6 @@ from infra.local.rie import ensure_rie
 from infra.local.runtime import Runtime, resolve
 
 STACK_CHECK_SECONDS = 2.0
-
-
-@dataclass
-class Clients:
-    region: str
-    s3: Any
-    sqs: Any
-    sns: Any
-    cfn: Any
-    lam: Any
-    logs: Any
-
-    @classmethod
-    def from_env(cls, env: dict[str, str]) -> Clients:
-        session = boto3.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=env.get("AWS_SESSION_TOKEN"),
-            region_name=env.get("AWS_REGION", "us-east-1"),
-        )
-        config = BotoConfig(
-            retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32
-        )
-
-        def client(name: str) -> Any:
-            return session.client(name, endpoint_url=env["AWS_ENDPOINT_URL"], config=config)
-
-        return cls(
-            session.region_name,
-            *(client(n) for n in ("s3", "sqs", "sns", "cloudformation", "lambda", "logs")),
-        )
 
 
 @dataclass
@@ -86,15 +53,16 @@ class LocalLambdaService:
     ):
         self.endpoint_env = dict(endpoint_env)
         self.state = state
+        env = EnvReader(os.environ)
         self.concurrency = (
             concurrency
-            or int(os.environ.get("LOCAL_LAMBDA_CONCURRENCY", "0"))
+            or env.integer("LOCAL_LAMBDA_CONCURRENCY", 0, 0, 1000)
             or max(2, os.cpu_count() or 2)
         )
         delay = (
             retry_delay
             if retry_delay is not None
-            else float(os.environ.get("LOCAL_RETRY_DELAY_SECONDS", "1"))
+            else env.seconds("LOCAL_RETRY_DELAY_SECONDS", 1.0, 0.0, 600.0)
         )
         self.poll_seconds = poll_seconds
         self.say = say

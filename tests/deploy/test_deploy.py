@@ -2,8 +2,9 @@
 from the deployed templates and parameters (what AWS acts on) plus what moto implements.
 
 moto's CloudFormation attaches no layers, applies no bucket notification and skips
-EventInvokeConfig and alarms, so those are read with `lookup.describe_app` from the deployed
-template and parameters; the function, role, buckets and queue are checked in moto itself.
+EventInvokeConfig and alarms, so those are read with `describe_app` (deployed_app.py) from the
+deployed template and parameters; the function, role, buckets and queue are checked in moto
+itself.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import boto3
 import pytest
 
 from csv_sentiment import metrics
-from infra.deploy import lookup, stacks
+from infra.cfn import deployed
+from infra.deploy import stacks
 from infra.deploy.errors import DeployError
-from infra.deploy.lookup import describe_app
 from infra.deploy.pipeline import deploy
 from tests.deploy import deploy_fakes as fakes
+from tests.deploy.deployed_app import describe_app
 
 
 def _versions(aws, layer_name: str) -> list[int]:
@@ -89,8 +91,8 @@ def test_first_deploy_creates_every_stack_and_the_function_as_declared(aws, make
     assert params["FilesFailedMetric"] == metrics.FILES_FAILED
     assert params["MetricsNamespace"] == metrics.DEFAULT_NAMESPACE
     assert params["ServiceDimension"] == metrics.SERVICE_DIMENSION
-    res, template = lookup.resolver(aws.cfn, cfg.app_stack)
-    rules = lookup.properties(res, template, "InputBucket")["LifecycleConfiguration"]["Rules"]
+    res, template = deployed.resolver(aws.cfn, cfg.app_stack)
+    rules = deployed.properties(res, template, "InputBucket")["LifecycleConfiguration"]["Rules"]
     assert rules[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": "7"}
     # Versioning as the template declares it (applied through S3 where moto's CFN skips it).
     for key in ("InputBucketName", "OutputBucketName"):
@@ -167,8 +169,8 @@ def test_role_policy_as_moto_stores_it(aws, make_config, log):
 def test_alarms_watch_the_functions_metrics_and_email_only_when_asked(aws, make_config, log):
     cfg = make_config(ALARM_EMAIL="ops@example.com", CONCURRENCY="5")
     deploy(cfg, aws, log)
-    res, template = lookup.resolver(aws.cfn, cfg.app_stack)
-    alarm = lookup.properties(res, template, "FilesFailedAlarm")
+    res, template = deployed.resolver(aws.cfn, cfg.app_stack)
+    alarm = deployed.properties(res, template, "FilesFailedAlarm")
     # Resolved from the deployed template and parameters: what CloudWatch would watch.
     assert (alarm["Namespace"], alarm["MetricName"]) == (
         metrics.DEFAULT_NAMESPACE, metrics.FILES_FAILED,
@@ -176,17 +178,17 @@ def test_alarms_watch_the_functions_metrics_and_email_only_when_asked(aws, make_
     assert alarm["Dimensions"] == [
         {"Name": metrics.SERVICE_DIMENSION, "Value": metrics.DEFAULT_SERVICE}
     ]
-    topic = lookup.properties(res, template, "AlarmTopic")
+    topic = deployed.properties(res, template, "AlarmTopic")
     assert topic["Subscription"] == [{"Protocol": "email", "Endpoint": "ops@example.com"}]
     for name in ("FilesFailedAlarm", "FunctionErrorsAlarm", "FailureQueueAlarm"):
-        assert lookup.properties(res, template, name)["AlarmActions"] == [res.ids["AlarmTopic"]]
+        assert deployed.properties(res, template, name)["AlarmActions"] == [res.ids["AlarmTopic"]]
     assert describe_app(aws.cfn, cfg.app_stack)["function"]["reserved_concurrency"] == 5
 
     quiet = make_config()  # same stack, no e-mail, no reserved concurrency
     deploy(quiet, aws, log)
-    res, template = lookup.resolver(aws.cfn, cfg.app_stack)
-    assert lookup.properties(res, template, "AlarmTopic") is None
-    assert "AlarmActions" not in lookup.properties(res, template, "FilesFailedAlarm")
+    res, template = deployed.resolver(aws.cfn, cfg.app_stack)
+    assert deployed.properties(res, template, "AlarmTopic") is None
+    assert "AlarmActions" not in deployed.properties(res, template, "FilesFailedAlarm")
     assert describe_app(aws.cfn, cfg.app_stack)["function"]["reserved_concurrency"] is None
 
 

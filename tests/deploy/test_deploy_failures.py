@@ -14,7 +14,7 @@ import pytest
 from infra.deploy import stacks
 from infra.deploy.aws import connect
 from infra.deploy.errors import DeployError
-from tests.conftest import ROOT
+from tests.paths import ROOT
 
 BODY = "Resources: {}\n"
 

@@ -13,7 +13,7 @@ import pytest
 from csv_insights import metrics as insights_metrics
 from infra.deploy import package, stacks
 from infra.deploy.pipeline import FUNCTION_PARAMETERS, deploy
-from tests.conftest import ROOT
+from tests.paths import ROOT
 from tests.deploy import deploy_fakes as fakes
 
 USERS = {"powertools": ["sentiment", "insights"], "vader": ["sentiment"],

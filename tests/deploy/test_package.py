@@ -8,7 +8,7 @@ import pytest
 
 from infra.deploy import package
 from infra.deploy.errors import DeployError
-from tests.conftest import FUNCTION_DIR
+from tests.paths import FUNCTION_DIR
 
 
 def test_real_function_zip_is_small_and_holds_only_our_python(tmp_path):

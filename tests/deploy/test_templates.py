@@ -12,7 +12,7 @@ from csv_sentiment import metrics
 from csv_sentiment.settings import SPECS
 from infra.deploy import contract, templates
 from infra.deploy.config import TEMPLATES
-from tests.conftest import FUNCTION_DIR
+from tests.paths import FUNCTION_DIR
 
 NAMES = ("bootstrap", "layer", "app")
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from textgen import BOOSTERS, EMOJI, LEXICON, NEGATIONS, RULE_WORDS, TextGen, generated
 
 from csv_sentiment import vader_fast
+from tests.engine.textgen import BOOSTERS, EMOJI, LEXICON, NEGATIONS, RULE_WORDS, TextGen, generated
 
 # The differential tier takes over a minute: `make test` and `make test-engine` run it, the
 # edit loop's `make test-fast` skips it (test_registry.py keeps a quick check of both engines).

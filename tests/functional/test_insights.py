@@ -298,7 +298,7 @@ def test_the_scoring_function_imports_neither_pandas_nor_matplotlib(aws_env):
     """Its layers are powertools and vader only: importing either would fail on Lambda."""
     import subprocess
 
-    from tests.conftest import FUNCTION_DIR
+    from tests.paths import FUNCTION_DIR
 
     code = (
         "import sys; import handler, csv_sentiment.job, csv_sentiment.summary; "

@@ -10,7 +10,6 @@ deploy`'s code, and the probe functions (functions/probe) with a template of the
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import time
@@ -24,18 +23,14 @@ from typing import Any
 import boto3
 import pytest
 
+from infra.local.prepare import app_outputs_for, isolated_env
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).resolve().parent / "functions" / "probe"
 RUNTIME, ARCH = "python3.12", "x86_64"
 STACK = "itest"  # the deployer's STACK: stacks itest-bootstrap, itest-layer-*, itest-app
 PROBE_STACK = "probe"
 PROBE_RETRIES = 1
-
-
-def _isolated_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, **extra)
-    return env
 
 
 def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
@@ -60,7 +55,7 @@ def runtime_ready():
 @pytest.fixture(scope="session")
 def built_artifacts(runtime_ready):
     """build/layers for python3.12/x86_64 and build/functions/*.zip, as `make layers function`."""
-    env = _isolated_env({})
+    env = isolated_env()
     _run(
         [sys.executable, "-m", "infra.layerbuild", "build", "--runtime", RUNTIME, "--arch", ARCH],
         env,
@@ -97,7 +92,6 @@ def local(built_artifacts, tmp_path_factory) -> Local:
     """A moto server of our own (other tiers' stacks stay out of the service's view), the app
     and probe stacks deployed to it, and the local Lambda service serving them."""
     from infra.endpoint import start_moto_server
-    from infra.local.demo import app_outputs_for
     from infra.local.invokeapi import InvokeApi
     from infra.local.service import LocalLambdaService
 
@@ -106,7 +100,7 @@ def local(built_artifacts, tmp_path_factory) -> Local:
     service = api = None
     try:
         env = moto.env()
-        deploy_env = _isolated_env(
+        deploy_env = isolated_env(
             {**env, "RUNTIME": RUNTIME, "ARCH": ARCH, "STACK": STACK, "DEPLOY_POLL_SECONDS": "0.2"}
         )
         _run([sys.executable, "-m", "infra.deploy", "deploy"], deploy_env, "make deploy")

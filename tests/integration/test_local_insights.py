@@ -14,7 +14,7 @@ import pytest
 
 from tests import chromium
 from tests import insightsdata as data
-from tests.integration.conftest import ROOT
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -223,3 +223,21 @@ def test_functions_for_another_architecture_are_refused_with_the_way_out():
     other = "arm64" if host_arch() == "x86_64" else "x86_64"
     with pytest.raises(RieUnavailable, match=f"build and deploy with ARCH={host_arch()}"):
         ensure_rie(other)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("LOCAL_LAMBDA_CONCURRENCY", "lots", "an integer from 0 to 1000"),
+        ("LOCAL_RETRY_DELAY_SECONDS", "-1", "a number of seconds from 0 to 600"),
+    ],
+)
+def test_a_bad_local_service_variable_is_named(monkeypatch, tmp_path, name, value, expected):
+    from infra.deploy.errors import DeployError
+    from infra.endpoint import LOCAL_CREDENTIALS
+    from infra.local.service import LocalLambdaService
+
+    monkeypatch.setenv(name, value)
+    endpoint = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    with pytest.raises(DeployError, match=f"^{name}='{value}' is invalid; expected {expected}"):
+        LocalLambdaService(endpoint, tmp_path)

@@ -5,7 +5,6 @@ small ones) so the slow work happens once."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -100,16 +99,10 @@ def standin_image(docker_client) -> str:
 
 def _pip():
     from infra.layerbuild.builders import PipBuilder
-    from infra.layerbuild.bytecode import find_host_interpreter
     from infra.layerbuild.config import make_target
+    from infra.layerbuild.interpreter import find_host_interpreter
 
     return PipBuilder(
         make_target("python3.12", "x86_64"),
         find_host_interpreter(make_target("python3.12", "x86_64")),
     )
-
-
-def copy_layers(dest: Path, names: list[str]) -> Path:
-    for name in names:
-        shutil.copytree(LAYERS_DIR / name, dest / name)
-    return dest

@@ -16,10 +16,10 @@ from infra.layerbuild.builders import (
     default_image,
     select_builder,
 )
-from infra.layerbuild.bytecode import find_host_interpreter
 from infra.layerbuild.config import make_target
 from infra.layerbuild.environment import ca_bundle, hermetic_env
 from infra.layerbuild.errors import BuilderUnavailable, ConfigError
+from infra.layerbuild.interpreter import find_host_interpreter
 
 X86 = make_target("python3.12", "x86_64")
 NO_DOCKER = "unix:///nonexistent/docker.sock"
@@ -60,6 +60,14 @@ def test_docker_mode_fails_clearly_when_docker_is_unreachable(monkeypatch):
 def test_unknown_mode_is_rejected():
     with pytest.raises(ConfigError, match=r"LAYER_BUILDER='podman' is not one of auto, docker"):
         select_builder(X86, mode="podman")
+
+
+@pytest.mark.parametrize("value", ["half an hour", "0", "100000"])
+def test_a_bad_docker_timeout_is_named_before_docker_is_tried(monkeypatch, value):
+    monkeypatch.setenv("LAYER_DOCKER_TIMEOUT", value)
+    monkeypatch.setenv("DOCKER_HOST", NO_DOCKER)
+    with pytest.raises(ConfigError, match=rf"^LAYER_DOCKER_TIMEOUT='{value}' is invalid"):
+        select_builder(X86, mode="auto", warn=lambda _: None)
 
 
 def test_without_a_matching_interpreter_pip_warns_about_cold_starts(monkeypatch, tmp_path, quiet):
