@@ -13,8 +13,8 @@ import pytest
 from csv_insights import metrics as insights_metrics
 from infra.deploy import package, stacks
 from infra.deploy.pipeline import FUNCTION_PARAMETERS, deploy
-from tests.paths import ROOT
 from tests.deploy import deploy_fakes as fakes
+from tests.paths import ROOT
 
 USERS = {"powertools": ["sentiment", "insights"], "vader": ["sentiment"],
          "pandas": ["insights"], "plots": ["insights"]}  # fmt: skip
