@@ -47,8 +47,7 @@ def main() -> None:
         began = time.perf_counter()
         summary.add([""] * len(batch), batch, scores, ends)
         adding += time.perf_counter() - began
-    report = summary.report()
-    assert sum(report["compound_histogram"]["counts"]) == len(texts)
+    assert sum(summary.histogram()["counts"]) == len(texts)
     print(f"corpus x{args.copies}: {len(texts):,} texts in batches of {CHUNK_ROWS}")
     print(f"  fast engine     {scoring:8.3f} s  ({len(texts) / scoring:,.0f} rows/s)")
     print(f"  Summary.add     {adding:8.3f} s  ({len(texts) / adding:,.0f} rows/s)")

@@ -27,7 +27,7 @@ def feed(summary: Summary, rows: list[tuple[str, float | None]], batch: int, lin
 def test_histogram_counts_every_scored_row_in_its_bin():
     s = Summary()
     feed(s, [("a", -1.0), ("b", -0.95), ("c", 0.0), ("d", 0.049), ("e", 1.0), ("f", None)], 4)
-    counts = s.report()["compound_histogram"]["counts"]
+    counts = s.histogram()["counts"]
     assert len(counts) == 20 and sum(counts) == 5
     assert counts[0] == 2 and counts[10] == 2 and counts[19] == 1  # 1.0 is in the last bin
 
@@ -44,7 +44,7 @@ def test_extremes_equal_a_full_sort_whatever_the_batch_size(batch):
     scored = [(i + 1, c) for i, (_, c) in enumerate(rows) if c is not None]
     want_top = sorted(scored, key=lambda rc: (-rc[1], rc[0]))[:KEEP]
     want_bottom = sorted(scored, key=lambda rc: (rc[1], rc[0]))[:KEEP]
-    ext = s.report()["extremes"]
+    ext = s.extremes()
     assert [(r["row"], r["compound"]) for r in ext["most_positive"]] == want_top
     assert [(r["row"], r["compound"]) for r in ext["most_negative"]] == want_bottom
     for r in ext["most_positive"] + ext["most_negative"]:
@@ -55,22 +55,22 @@ def test_extremes_equal_a_full_sort_whatever_the_batch_size(batch):
 def test_ties_keep_the_earliest_rows():
     s = Summary(keep=2)
     feed(s, [("a", 0.5), ("b", 0.5), ("c", 0.5)], 1)
-    assert [r["row"] for r in s.report()["extremes"]["most_positive"]] == [1, 2]
+    assert [r["row"] for r in s.extremes()["most_positive"]] == [1, 2]
 
 
 def test_text_policy_none_leaves_no_text_and_a_number_cuts_it():
     long = "x" * (MAX_TEXT_CHARS + 5)
     hidden = Summary(policy="none")
     feed(hidden, [(long, 0.9)], 1)
-    assert "text" not in hidden.report()["extremes"]["most_positive"][0]
+    assert "text" not in hidden.extremes()["most_positive"][0]
     cut = Summary(policy=3)
     feed(cut, [("abcdef", 0.9)], 1)
-    assert cut.report()["extremes"]["most_positive"][0] | {} == {
+    assert cut.extremes()["most_positive"][0] | {} == {
         "row": 1, "line": 2, "compound": 0.9, "text": "abc", "truncated": True,
     }  # fmt: skip
     full = Summary()
     feed(full, [(long, 0.9)], 1)
-    row = full.report()["extremes"]["most_positive"][0]
+    row = full.extremes()["most_positive"][0]
     assert len(row["text"]) == MAX_TEXT_CHARS and row["truncated"] is True
 
 
@@ -85,5 +85,5 @@ def test_text_policy_values_are_validated():
 def test_no_scored_rows_gives_empty_extremes():
     s = Summary()
     feed(s, [("", None), (" ", None)], 2)
-    ext = s.report()["extremes"]
+    ext = s.extremes()
     assert ext["most_positive"] == [] and ext["most_negative"] == []

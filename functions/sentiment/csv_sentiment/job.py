@@ -254,7 +254,8 @@ class Job:
             "model": MODEL,
             "config": config,
             "request_id": self.request_id,
-            **summary.report(),
+            "compound_histogram": summary.histogram(),  # for the insights pages
+            "extremes": summary.extremes(),
         }
 
     def _check_time(self, rows_done: int, bytes_done: int, size: int) -> None:

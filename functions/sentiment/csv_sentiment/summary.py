@@ -15,6 +15,8 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from csv_sentiment.reports import ExtremeRow, Extremes, Histogram
+
 HISTOGRAM_BINS = 20  # bins of 0.1 over [-1, 1]: fine enough to see a shape, small in a report
 KEEP = 5  # rows kept at each end
 MAX_TEXT_CHARS = 280  # a report is small whatever the cells hold
@@ -117,23 +119,21 @@ class Summary:
         limit = MAX_TEXT_CHARS if self.policy == "full" else min(int(self.policy), MAX_TEXT_CHARS)
         return text[:limit], len(text) > limit
 
-    def report(self) -> dict:
-        """The report fields (schema_version 2, reports.Histogram and reports.Extremes)."""
-        out: dict = {
-            "compound_histogram": {"low": -1, "high": 1, "counts": list(self.counts)},
-            "extremes": {
-                "text_policy": self.policy,
-                "max_chars": MAX_TEXT_CHARS,
-                "most_positive": [self._row(e, 1) for e in sorted(self._top, reverse=True)],
-                "most_negative": [self._row(e, -1) for e in sorted(self._bottom, reverse=True)],
-            },
+    def histogram(self) -> Histogram:
+        return {"low": -1, "high": 1, "counts": list(self.counts)}
+
+    def extremes(self) -> Extremes:
+        return {
+            "text_policy": self.policy,
+            "max_chars": MAX_TEXT_CHARS,
+            "most_positive": [self._row(e, 1) for e in sorted(self._top, reverse=True)],
+            "most_negative": [self._row(e, -1) for e in sorted(self._bottom, reverse=True)],
         }
-        return out
 
     @staticmethod
-    def _row(entry: tuple, sign: int) -> dict:
+    def _row(entry: tuple, sign: int) -> ExtremeRow:
         key, _, row, line, text = entry
-        out: dict = {"row": row, "line": line, "compound": sign * key}
+        out: ExtremeRow = {"row": row, "line": line, "compound": sign * key}
         if text is not None:
             out["text"], out["truncated"] = text
         return out
