@@ -221,21 +221,21 @@ class Context:
         return 60_000
 
 
-def _event(bucket: str, key: str) -> dict:
+def _event(bucket: str, key: str, name: str = "ObjectCreated:Put") -> dict:
     from urllib.parse import quote_plus
 
-    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+    return {"Records": [{"eventSource": "aws:s3", "eventName": name,
                          "s3": {"bucket": {"name": bucket},
                                 "object": {"key": quote_plus(key, safe="/")}}}]}  # fmt: skip
 
 
-def _invoke(module, bucket: str, key: str) -> dict:
+def _invoke(module, bucket: str, key: str, name: str = "ObjectCreated:Put") -> dict:
     # Powertools keeps one logging.Logger per service across imports: point it at this test's
     # stdout (capsys's, inside the test), where a fresh Lambda container would write.
     for h in logging.getLogger("insights").handlers:
         if isinstance(h, logging.StreamHandler):
             h.stream = sys.stdout
-    return module.lambda_handler(_event(bucket, key), Context())
+    return module.lambda_handler(_event(bucket, key, name), Context())
 
 
 def _lines(capsys) -> list[dict]:
@@ -342,3 +342,14 @@ def test_a_missing_output_bucket_fails_the_cold_start(aws_env, monkeypatch):
     with pytest.raises(RuntimeError, match="OUTPUT_BUCKET is not set"):
         importlib.import_module("insights_handler")
     sys.modules.pop("insights_handler", None)
+
+
+def test_handler_ignores_a_deleted_report_and_an_event_without_records(
+    insights_handler, out, capsys
+):
+    gone = _invoke(insights_handler, out, "reports/a.csv.json", "ObjectRemoved:Delete")
+    assert gone["results"] == [{"status": "ignored", "event_name": "ObjectRemoved:Delete"}]
+    assert insights_handler.lambda_handler({"Event": "s3:TestEvent"}, Context()) == {"results": []}
+    lines = _lines(capsys)
+    assert any(x.get("message", "").startswith("ignored: only new reports") for x in lines)
+    assert any(x.get("message") == "no S3 object records in the event" for x in lines)
