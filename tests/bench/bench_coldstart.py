@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -28,12 +27,6 @@ sys.path.insert(0, str(ROOT))
 
 RUNTIME, ARCH, STACK = "python3.12", "x86_64", "bench"
 GOAL = 1.10  # the cold start may be at most 10% above the bare import of the layers
-
-
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, **(extra or {}))
-    return env
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> None:
@@ -72,16 +65,20 @@ def main() -> int:
 
     from infra.endpoint import start_moto_server
     from infra.local.instance import Instance, lambda_environment
+    from infra.local.prepare import isolated_env
     from infra.local.rie import ensure_rie
     from infra.local.service import LocalLambdaService
 
     py = sys.executable
     print("building layers and the function (unchanged ones are reused)…", flush=True)
-    _run([py, "-m", "infra.layerbuild", "build", "--runtime", RUNTIME, "--arch", ARCH], _env())
-    _run([py, "-m", "infra.deploy", "package"], _env())
+    _run(
+        [py, "-m", "infra.layerbuild", "build", "--runtime", RUNTIME, "--arch", ARCH],
+        isolated_env(),
+    )
+    _run([py, "-m", "infra.deploy", "package"], isolated_env())
     with tempfile.TemporaryDirectory() as tmp, start_moto_server() as moto:
         print(f"deploying to {moto.url}…", flush=True)
-        deploy_env = _env(
+        deploy_env = isolated_env(
             {
                 **moto.env(),
                 "STACK": STACK,

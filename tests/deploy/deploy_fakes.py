@@ -10,7 +10,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
+
 # name -> position; deliberately not in load order here, the deployer must sort.
 LAYERS = {"vader": 20, "pandas": 30, "powertools": 10}
 

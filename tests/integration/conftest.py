@@ -24,8 +24,8 @@ import boto3
 import pytest
 
 from infra.local.prepare import app_outputs_for, isolated_env
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).resolve().parent / "functions" / "probe"
 RUNTIME, ARCH = "python3.12", "x86_64"
 STACK = "itest"  # the deployer's STACK: stacks itest-bootstrap, itest-layer-*, itest-app

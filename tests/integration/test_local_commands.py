@@ -5,7 +5,6 @@ folder so that a developer's own `make local-up` is left alone."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,13 +15,14 @@ import boto3
 import psutil
 import pytest
 
+from infra.local.prepare import isolated_env
+from tests.paths import ROOT
+
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _local(command: str, state: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(LOCAL_STATE_DIR=str(state), STACK="cmdtest")
+    env = isolated_env({"LOCAL_STATE_DIR": str(state), "STACK": "cmdtest"})
     return subprocess.run(
         [sys.executable, "-m", "infra.local", command],
         cwd=ROOT,

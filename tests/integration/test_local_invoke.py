@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import boto3
 import botocore.exceptions
 import pytest
 
+from infra.local.prepare import isolated_env
+from tests.paths import ROOT
+
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -97,13 +97,8 @@ def test_make_redrive_sends_the_failure_queue_s_events_back_through_the_local_se
     ]
     local.sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(record))
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        local.endpoint,
-        AWS_ENDPOINT_URL_LAMBDA=local.lambda_url,
-        STACK="itest",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    env = isolated_env(
+        {**local.endpoint, "AWS_ENDPOINT_URL_LAMBDA": local.lambda_url, "STACK": "itest"}
     )
     done = subprocess.run(
         [sys.executable, "-m", "infra.deploy", "redrive"],
