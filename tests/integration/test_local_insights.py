@@ -6,12 +6,12 @@ queue, and `make redrive` sends it back to the insights function."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
+from infra.local.prepare import isolated_env
 from tests import chromium
 from tests import insightsdata as data
 from tests.paths import ROOT
@@ -85,9 +85,9 @@ def test_a_failing_invocation_is_retried_then_queued_and_redriven_to_insights(lo
     finally:
         local.s3.put_object(Bucket=out, Key=state_key, Body=saved)
     queue = local.sqs.get_queue_url(QueueName=local.outputs["FailureQueueUrl"].rsplit("/", 1)[-1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(local.endpoint, AWS_ENDPOINT_URL_LAMBDA=local.lambda_url, STACK="itest",
-               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)  # fmt: skip
+    env = isolated_env(
+        {**local.endpoint, "AWS_ENDPOINT_URL_LAMBDA": local.lambda_url, "STACK": "itest"}
+    )
     done = subprocess.run([sys.executable, "-m", "infra.deploy", "redrive"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
