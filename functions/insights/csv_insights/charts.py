@@ -23,7 +23,7 @@ matplotlib.rcParams.update(
     {
         "svg.fonttype": "none",
         "font.family": "sans-serif",  # DejaVu Sans ships with matplotlib; browsers fall back
-        "font.size": 10,
+        "font.size": 11,
         "axes.spines.top": False,
         "axes.spines.right": False,
     }
@@ -57,6 +57,7 @@ def label_bars(chart_id: str, labels: Sequence[str], counts: Sequence[int], labe
     ax = fig.add_subplot()
     ax.barh(list(labels), list(counts), color=[COLOURS.get(n, "#57606a") for n in labels])
     ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("rows")
     for y, value in enumerate(counts):
         ax.annotate(str(value), (value, y), xytext=(3, 0), textcoords="offset points",

@@ -24,7 +24,7 @@ main{max-width:60rem;margin:0 auto;padding:1rem}
 h1{font-size:1.5rem;overflow-wrap:anywhere}
 h2{font-size:1.2rem;margin-top:2rem}
 figure{margin:0}
-svg{width:100%;height:auto;display:block}
+svg{width:100%;max-width:40rem;height:auto;display:block}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
