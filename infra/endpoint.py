@@ -25,6 +25,8 @@ LOCAL_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+# Tells the deployer (infra/deploy/aws.py) that it deploys to a local endpoint.
+LOCAL_MODE_ENV = {"LOCAL_MODE": "1"}
 
 
 def stop_process_group(process: subprocess.Popen, timeout: float = 5) -> None:
@@ -59,6 +61,11 @@ class MotoServer:
     def env(self) -> dict[str, str]:
         """Environment variables that point boto3 and the AWS CLI at this endpoint."""
         return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.url}
+
+    def deployer_env(self) -> dict[str, str]:
+        """env() plus LOCAL_MODE=1, for `make deploy`/`destroy`/`redrive` against this endpoint
+        (never for the functions it serves: Lambda sets no such variable)."""
+        return {**self.env(), **LOCAL_MODE_ENV}
 
     def stop(self) -> None:
         if self._stopped:

@@ -2,11 +2,16 @@
 
 boto3 reads AWS_PROFILE, AWS_REGION/AWS_DEFAULT_REGION and AWS_ENDPOINT_URL itself, so the
 same code reaches AWS or a local endpoint.
+
+Local mode is explicit: `LOCAL_MODE=1`, set by the local tooling (infra/local, the tests that
+deploy to moto). `AWS_ENDPOINT_URL` alone says nothing: it may point at a VPC or FIPS endpoint
+of real AWS, where the moto-only workarounds must never run.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +21,7 @@ from botocore.config import Config as BotoConfig
 
 from infra.deploy.errors import DeployError
 
+LOCAL_MODE = "LOCAL_MODE"
 # Synchronous invokes (redrive) can last the function's whole timeout.
 _LONG_READS = BotoConfig(read_timeout=960, retries={"max_attempts": 3, "mode": "standard"})
 
@@ -29,14 +35,35 @@ class Aws:
     s3: Any
     lam: Any
     sqs: Any
+    # The local endpoint's URL in local mode (LOCAL_MODE=1), else None: the one accessor for
+    # "am I deploying to the local endpoint" (moto-only workarounds, resources created
+    # through APIs where moto's CloudFormation skips them).
+    local_endpoint: str | None = None
 
-    @property
-    def local_endpoint(self) -> str | None:
-        """The endpoint URL when boto3 is pointed somewhere other than AWS (e.g. moto)."""
-        return os.environ.get("AWS_ENDPOINT_URL") or None
+
+def local_mode_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
+    """The endpoint URL when LOCAL_MODE=1 asks for local mode, else None."""
+    env = os.environ if environ is None else environ
+    flag = env.get(LOCAL_MODE, "").strip()
+    if flag in ("", "0"):
+        return None
+    endpoint = env.get("AWS_ENDPOINT_URL", "").strip()
+    if flag != "1":
+        raise DeployError(
+            f"{LOCAL_MODE}={flag!r} is invalid; expected 1 (deploying to the local endpoint) or "
+            "unset (AWS)",
+            "unset LOCAL_MODE to deploy to AWS; infra/local sets LOCAL_MODE=1 itself",
+        )
+    if not endpoint:
+        raise DeployError(
+            f"{LOCAL_MODE}=1 but AWS_ENDPOINT_URL is not set: local mode needs the local endpoint",
+            "export AWS_ENDPOINT_URL as `make local-up` prints it, or unset LOCAL_MODE for AWS",
+        )
+    return endpoint
 
 
 def connect(profile: str | None = None) -> Aws:
+    local = local_mode_endpoint()
     profile = profile or os.environ.get("AWS_PROFILE") or None
     try:
         # AWS_REGION first, as the AWS CLI v2 does (botocore itself reads AWS_DEFAULT_REGION).
@@ -79,4 +106,5 @@ def connect(profile: str | None = None) -> Aws:
         s3=session.client("s3"),
         lam=session.client("lambda", config=_LONG_READS),
         sqs=session.client("sqs"),
+        local_endpoint=local,
     )

@@ -1,15 +1,20 @@
 """`make destroy`: remove the app stack. Data is never deleted silently.
 
-The buckets are retained by the template (DeletionPolicy: Retain). After the stack is gone,
-an empty bucket is deleted (nothing to lose); a bucket holding objects is kept and named,
-unless EMPTY_BUCKETS=yes asks for its data to be deleted too. Layer versions and the
-artifact bucket stay: they cost storage only and make a later deploy or rollback fast.
+The buckets are retained by the template (DeletionPolicy: RetainExceptOnCreate). After the
+stack is gone, an empty bucket is deleted (nothing to lose); a bucket holding objects is kept
+and named, unless EMPTY_BUCKETS=yes asks for its data to be deleted too. The events waiting
+in the failure queue (which goes with the stack) are first saved under build/failed-events/.
+Layer versions and the artifact bucket stay: they cost storage only and make a later deploy
+or rollback fast.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -28,6 +33,7 @@ class DestroyReport:
     deleted_stack: bool = False
     deleted_buckets: list[str] = field(default_factory=list)
     kept_buckets: list[str] = field(default_factory=list)
+    saved_events: Path | None = None
 
 
 def destroy(cfg: Config, aws: Aws, say: Say = print) -> DestroyReport:
@@ -44,8 +50,10 @@ def destroy(cfg: Config, aws: Aws, say: Say = print) -> DestroyReport:
     else:
         ids = stacks.physical_ids(aws.cfn, name)
         buckets = [ids[b] for b in _BUCKETS if b in ids]
+        if ids.get("FailureQueue"):
+            report.saved_events = save_failed_events(cfg, aws, ids["FailureQueue"], say)
         say(f"{name}: deleting (buckets are retained by the template: {', '.join(buckets)})")
-        seen = {e["EventId"] for e in stacks._events(aws.cfn, name)}
+        seen = stacks.marker(aws.cfn, name)
         aws.cfn.delete_stack(StackName=name)
         status = stacks._stream(aws.cfn, stack["StackId"], seen, 0, say, cfg.poll_seconds)
         if status != "DELETE_COMPLETE":
@@ -84,6 +92,53 @@ def destroy(cfg: Config, aws: Aws, say: Say = print) -> DestroyReport:
         "artifact bucket; docs/deploy.md says how to remove them too."
     )
     return report
+
+
+def save_failed_events(cfg: Config, aws: Aws, queue: str, say: Say = print) -> Path | None:
+    """Write every message waiting in the failure queue to build/failed-events/ (one JSON line
+    each), before the stack deletes the queue. Refuses while messages are in flight."""
+    attrs = aws.sqs.get_queue_attributes(
+        QueueUrl=queue,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    in_flight = int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
+    if in_flight:
+        raise DeployError(
+            f"{in_flight} failed event(s) in the failure queue are being processed right now "
+            "(a `make redrive` running?); destroying would lose them",
+            "wait until it has finished (or their visibility timeout has passed), then run "
+            "`make destroy` again",
+        )
+    messages: dict[str, dict] = {}
+    while True:
+        batch = aws.sqs.receive_message(
+            QueueUrl=queue,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            VisibilityTimeout=600,  # longer than the rest of the drain and the delete
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        if not batch:
+            break
+        for m in batch:
+            messages.setdefault(
+                m["MessageId"],
+                {"MessageId": m["MessageId"], "Body": m["Body"], "Attributes": m.get("Attributes")},
+            )
+    if not messages:
+        return None
+    out = cfg.build_dir / "failed-events"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{cfg.app_stack}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.jsonl"
+    with path.open("x") as f:
+        for message in messages.values():
+            f.write(json.dumps(message) + "\n")
+    say(
+        f"  saved the {len(messages)} event(s) waiting in the failure queue to {path} (one "
+        "Lambda destination record per line; its requestPayload is the S3 event to send again "
+        "after a new deploy, see docs/deploy.md)"
+    )
+    return path
 
 
 def kept_bucket_names(cfg: Config, aws: Aws) -> list[str]:

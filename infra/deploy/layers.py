@@ -7,9 +7,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra import layerdescription
 from infra.deploy.errors import DeployError
 
 _RUN_LAYERS = "run `make layers` (same RUNTIME and ARCH), then deploy again"
+MAX_DESCRIPTION = 256  # Lambda's limit for a layer version's description
+MAX_PACKAGES = 150  # layer.yaml's Packages parameter (MaxLength)
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,12 @@ class BuiltLayer:
         return f"layers/{self.name}/{self.sha256}.zip"
 
     def describe_packages(self) -> str:
-        return ", ".join(f"{k}=={v}" for k, v in sorted(self.packages.items()))[:150]
+        """The Packages parameter: cut (marked "...") so that the description layer.yaml
+        builds from it (layerdescription) fits in 256 characters whatever the layer's name;
+        the content key must stay whole (it maps a version to its zip)."""
+        text = ", ".join(f"{k}=={v}" for k, v in sorted(self.packages.items()))
+        room = min(MAX_PACKAGES, MAX_DESCRIPTION - len(layerdescription.describe("", self.key)))
+        return text if len(text) <= room else text[: max(room - 3, 0)] + "..."
 
 
 def select(layers_dir: Path, runtime: str, arch: str) -> list[BuiltLayer]:

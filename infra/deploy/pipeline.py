@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 import botocore.exceptions
 
 from infra import layerdescription
-from infra.choices import MAX_LAYERS
-from infra.deploy import artifacts, contract, layers, package, stacks, templates
+from infra.deploy import artifacts, contract, layers, limits, package, stacks, templates
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
@@ -21,7 +20,6 @@ FUNCTION_PARAMETERS = {
     "sentiment": ("CodeKey", "LayerArns"),
     "insights": ("InsightsCodeKey", "InsightsLayerArns"),
 }
-MAX_UNZIPPED = 250 * 1024 * 1024  # Lambda's limit for function plus layers, unzipped
 
 
 @dataclass
@@ -47,19 +45,17 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
             "add them to infra/deploy/pipeline.py FUNCTION_PARAMETERS and app.yaml",
         )
     built = layers.select(cfg.build_dir / "layers", cfg.runtime, cfg.arch)
-    unknown_pins = sorted(set(cfg.pins) - {layer.name for layer in built})
-    if unknown_pins:
-        raise DeployError(
-            f"PIN_LAYERS names unknown layers {unknown_pins}; the layers are: "
-            + ", ".join(layer.name for layer in built)
-        )
-    for name in zips:
-        _check_limits(cfg, layers.for_function(built, name), name)
-    # Pins are checked before anything changes: a wrong pin must not leave a half deploy.
+    limits.check_layers(cfg, built, list(zips))
+    local = bool(aws.local_endpoint)  # the deployer's local mode (LOCAL_MODE=1)
+    # Pins, sizes and concurrency are checked before anything changes: what Lambda would
+    # refuse must not leave a half deploy.
     pinned = {name: _pinned_arn(cfg, aws, name, pin) for name, pin in cfg.pins.items()}
+    for name, art in zips.items():  # each function with the layers it attaches
+        limits.check_unzipped(art.path, layers.for_function(built, name), pinned, aws, cfg)
+    limits.check_concurrency(cfg, aws.lam, local)
 
-    body, tmpl = templates.load("bootstrap")
-    boot = stacks.deploy(aws.cfn, cfg.bootstrap_stack, body, tmpl, {}, say, cfg.poll_seconds)
+    body, tmpl = templates.load("bootstrap", local=local)
+    boot = stacks.deploy(aws.cfn, cfg.bootstrap_stack, body, tmpl, {}, say, cfg.poll_seconds, local)
     report.stacks[boot.name] = boot.action
     bucket = boot.outputs["ArtifactBucketName"]
 
@@ -71,7 +67,7 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         if layer.name not in pinned:
             artifacts.ensure(aws.s3, bucket, layer.key, layer.zip_path, say)
 
-    body, tmpl = templates.load("layer")
+    body, tmpl = templates.load("layer", local=local)
     for layer in built:
         if layer.name in pinned:
             say(f"{cfg.layer_stack(layer.name)}: pinned to {pinned[layer.name]} (stack left as is)")
@@ -86,7 +82,7 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
             "Packages": layer.describe_packages(),
         }
         result = stacks.deploy(
-            aws.cfn, cfg.layer_stack(layer.name), body, tmpl, params, say, cfg.poll_seconds
+            aws.cfn, cfg.layer_stack(layer.name), body, tmpl, params, say, cfg.poll_seconds, local
         )
         report.stacks[result.name] = result.action
         arn = result.outputs.get("LayerVersionArn", "")
@@ -101,7 +97,7 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         report.function_layers[name] = [arn_of[x.name] for x in layers.for_function(built, name)]
         per_function[code_param] = report.code_keys[name]
         per_function[layers_param] = ",".join(report.function_layers[name])
-    body, tmpl = templates.load("app")
+    body, tmpl = templates.load("app", local=local)
     params = {
         "CodeBucket": bucket,
         **per_function,
@@ -118,11 +114,13 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         "AlarmEmail": cfg.alarm_email,
         **contract.alarm_parameters(cfg.function_dir),
     }
-    app = stacks.deploy(aws.cfn, cfg.app_stack, body, tmpl, params, say, cfg.poll_seconds)
+    app = stacks.deploy(aws.cfn, cfg.app_stack, body, tmpl, params, say, cfg.poll_seconds, local)
     report.stacks[app.name] = app.action
     report.outputs = app.outputs
-    if aws.local_endpoint:
+    if local:
         _versioning_moto_skips(aws, report.outputs, say)
+    # Only now, with every stack settled: what no current stack names may expire.
+    artifacts.mark_unused(aws.s3, bucket, artifacts.in_use(aws.cfn, cfg), say)
 
     for name, arns in report.function_layers.items():
         say(f"{name}: code s3://{bucket}/{report.code_keys[name]}, layers "
@@ -144,23 +142,6 @@ def _versioning_moto_skips(aws: Aws, outputs: dict[str, str], say: Say) -> None:
                 Bucket=outputs[key], VersioningConfiguration={"Status": "Enabled"}
             )
     say(f"  {aws.local_endpoint}: bucket versioning applied as app.yaml declares it")
-
-
-def _check_limits(cfg: Config, built: list[layers.BuiltLayer], function: str) -> None:
-    """Lambda's limits hold for each function's own list of layers."""
-    total = sum(layer.unzipped_bytes for layer in built)
-    if total > MAX_UNZIPPED:
-        sizes = ", ".join(f"{layer.name} {layer.unzipped_bytes / 2**20:.0f} MiB" for layer in built)
-        raise DeployError(
-            f"the layers of {function} unzip to {total / 2**20:.0f} MiB, over Lambda's 250 MiB "
-            f"limit ({sizes})",
-            "slim the largest layer (layers/<name>/layer.toml `omit`) and run `make layers`",
-        )
-    if len(built) > MAX_LAYERS:
-        raise DeployError(
-            f"{function} attaches {len(built)} layers, Lambda allows {MAX_LAYERS} per function",
-            "merge layers (layers/<name>/) so that at most five remain",
-        )
 
 
 def _pinned_arn(cfg: Config, aws: Aws, name: str, pin: str) -> str:

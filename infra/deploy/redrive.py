@@ -3,6 +3,11 @@
 Each message is Lambda's on-failure destination record; its `requestPayload` is the original
 S3 event. It is invoked synchronously, so the outcome is known: a success removes the
 message, a failure leaves it in the queue (visible again at once) and is reported.
+
+Each message is invoked exactly once per run: messages are received one at a time, each
+hidden for longer than the invocation can last (the function's timeout plus a margin), so none
+waits out its visibility while others are invoked; a failure is hidden until the run ends
+(then made visible again), and a message seen earlier in the run is never invoked twice.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
 
 Say = Callable[[str], None]
+VISIBILITY_MARGIN = 60  # seconds beyond the function's timeout: connection, queueing, cold start
+MAX_VISIBILITY = 43_200  # SQS: 12 hours from the receive
 
 
 @dataclass
@@ -29,45 +36,59 @@ class RedriveReport:
     skipped: list[str] = field(default_factory=list)
 
 
-def redrive(cfg: Config, aws: Aws, say: Say = print, max_messages: int = 1000) -> RedriveReport:
+def redrive(
+    cfg: Config,
+    aws: Aws,
+    say: Say = print,
+    max_messages: int = 1000,
+    visibility: int | None = None,
+) -> RedriveReport:
+    """`visibility`: seconds a received message stays hidden while it is invoked (default:
+    the function's timeout plus VISIBILITY_MARGIN; tests shorten it)."""
     name = cfg.app_stack
     if stacks.describe(aws.cfn, name) is None:
         raise DeployError(f"stack {name} does not exist", "run `make deploy` first")
     ids = stacks.physical_ids(aws.cfn, name)
     queue = ids["FailureQueue"]
+    hide = visibility or cfg.timeout + VISIBILITY_MARGIN
     report = RedriveReport()
-    retry_later: list[str] = []  # receipt handles of failures, made visible again at the end
+    kept: dict[str, str] = {}  # message id -> latest receipt handle, made visible at the end
     received = 0
     while received < max_messages:
         batch = aws.sqs.receive_message(
-            QueueUrl=queue,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=1,
-            VisibilityTimeout=cfg.timeout + 60,
+            QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1, VisibilityTimeout=hide
         ).get("Messages", [])
         if not batch:
             break
-        for message in batch:
-            received += 1
-            label, payload = _payload(message)
-            if payload is None:
-                report.skipped.append(label)
-                retry_later.append(message["ReceiptHandle"])
-                say(f"  skipped {label}: not a Lambda destination record")
-                continue
+        message = batch[0]
+        handle = message["ReceiptHandle"]
+        if message["MessageId"] in kept:
+            # Kept earlier in this run and visible again (the run outlasted its hiding):
+            # not invoked twice; hidden again under its new receipt handle.
+            kept[message["MessageId"]] = handle
+            _hide_until_the_end(aws.sqs, queue, handle)
+            continue
+        received += 1
+        label, payload = _payload(message)
+        if payload is None:
+            report.skipped.append(label)
+            say(f"  skipped {label}: not a Lambda destination record")
+            error = "skipped"
+        else:
             try:
                 error = _invoke(aws.lam, _target(message, ids), payload)
             except botocore.exceptions.ClientError as exc:  # throttled, function gone, …
                 error = f"the invoke was refused: {exc}"
             if error is None:
-                aws.sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                aws.sqs.delete_message(QueueUrl=queue, ReceiptHandle=handle)
                 report.succeeded.append(label)
                 say(f"  ok      {label}")
-            else:
-                report.failed.append(label)
-                retry_later.append(message["ReceiptHandle"])
-                say(f"  failed  {label}: {error}")
-    for handle in retry_later:
+                continue
+            report.failed.append(label)
+            say(f"  failed  {label}: {error}")
+        kept[message["MessageId"]] = handle
+        _hide_until_the_end(aws.sqs, queue, handle)
+    for handle in kept.values():
         aws.sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=handle, VisibilityTimeout=0)
     if not received:
         say("the failure queue is empty: nothing to redrive")
@@ -77,6 +98,14 @@ def redrive(cfg: Config, aws: Aws, say: Say = print, max_messages: int = 1000) -
         f"{len(report.failed)} failed again and {len(report.skipped)} skipped (left in the queue)"
     )
     return report
+
+
+def _hide_until_the_end(sqs: Any, queue: str, handle: str) -> None:
+    """Keep a failed or skipped message out of this run's later receives (SQS allows 12 hours
+    from the receive; a run longer than that meets it again and skips it by its id)."""
+    sqs.change_message_visibility(
+        QueueUrl=queue, ReceiptHandle=handle, VisibilityTimeout=MAX_VISIBILITY - 60
+    )
 
 
 def _payload(message: dict) -> tuple[str, dict | None]:

@@ -109,7 +109,10 @@ def deploy(
     params: dict[str, str],
     say: Say = print,
     poll: float = 2.0,
+    local: bool = False,
 ) -> StackResult:
+    """Create or update stack `name`. `local` (the deployer's local mode) allows the one
+    moto-only fallback below; on AWS the printed change set is always what gets executed."""
     stack = describe(cfn, name)
     status = stack["StackStatus"] if stack else None
     if status == "ROLLBACK_COMPLETE":
@@ -138,12 +141,16 @@ def deploy(
         return StackResult(name, "unchanged", outputs_of(cfn, name, template))
 
     change_set = _create_change_set(cfn, name, body, params, creating, poll)
-    seen = {e["EventId"] for e in _events(cfn, name)}
+    seen = marker(cfn, name)
+    if change_set is None and not local:
+        # AWS found nothing to change although the text differs: a cosmetic difference (a
+        # comment, formatting). Nothing is executed that was not shown.
+        say(f"{name}: unchanged (the change set reports no changes to any resource)")
+        return StackResult(name, "unchanged", outputs_of(cfn, name, template))
     if change_set is None:
-        # We already know the template or parameters differ from the deployed ones. An
-        # endpoint that still reports "no changes" (moto compares with the stack's *creation*
-        # parameters) gets a direct update; AWS answers that with "No updates" when the
-        # difference is cosmetic (a comment), which is reported as unchanged.
+        # Local mode only: the template or parameters differ from the deployed ones, yet moto
+        # reports "no changes" (it compares with the stack's *creation* parameters), so the
+        # update goes directly; "No updates" from it is reported as unchanged.
         say(
             f"{name}: the change set reports no changes, yet the template or parameters differ;"
             " trying a direct update"
@@ -256,11 +263,34 @@ def _print_changes(say: Say, name: str, change_set: dict) -> None:
         say(f"  {action:<7} {logical} [{kind}]{note}")
 
 
-def _events(cfn: Any, name: str) -> list[dict]:
+def marker(cfn: Any, name: str) -> set[str]:
+    """The ids of the stack's newest events (one page): every event after them is new."""
+    return {e["EventId"] for e in _events(cfn, name, pages=1)}
+
+
+def _events(
+    cfn: Any, name: str, until: set[str] | None = None, pages: int | None = None
+) -> list[dict]:
+    """The stack's events, newest first, page after page, stopping at the first event in
+    `until` (older ones belong to earlier operations) or after `pages` pages."""
+    events: list[dict] = []
+    token = None
+    read = 0
     try:
-        return cfn.describe_stack_events(StackName=name)["StackEvents"]
+        while True:
+            page = cfn.describe_stack_events(
+                StackName=name, **({"NextToken": token} if token else {})
+            )
+            read += 1
+            for event in page["StackEvents"]:
+                if until and event["EventId"] in until:
+                    return events
+                events.append(event)
+            token = page.get("NextToken")
+            if not token or (pages and read >= pages):
+                return events
     except botocore.exceptions.ClientError:
-        return []
+        return events
 
 
 def _stream(cfn: Any, name: str, seen: set[str], total: int, say: Say, poll: float) -> str:
@@ -270,9 +300,7 @@ def _stream(cfn: Any, name: str, seen: set[str], total: int, say: Say, poll: flo
     while True:
         stack = describe(cfn, name)
         status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
-        for event in reversed(_events(cfn, name)):
-            if event["EventId"] in seen:
-                continue
+        for event in reversed(_events(cfn, name, until=seen)):
             seen.add(event["EventId"])
             state = event.get("ResourceStatus", "")
             logical = event.get("LogicalResourceId", "")
@@ -289,9 +317,7 @@ def _stream(cfn: Any, name: str, seen: set[str], total: int, say: Say, poll: flo
 
 def _first_failure(cfn: Any, name: str, skip: set[str] | None = None) -> str | None:
     """The earliest failed resource event (the cause; later ones are consequences)."""
-    for event in reversed(_events(cfn, name)):
-        if skip and event["EventId"] in skip:
-            continue
+    for event in reversed(_events(cfn, name, until=skip)):
         if (
             event.get("ResourceStatus", "").endswith("_FAILED")
             and event.get("LogicalResourceId") != name

@@ -32,10 +32,13 @@ CONTAINER_CA = "/etc/layerbuild/ca-bundle.crt"
 CONTAINER_CACHE = "/var/cache/layerbuild-pip"
 CONTAINER_LOCK = "/var/task/requirements.txt"
 CONTAINER_ROOT = "/build"  # the layer folder (holds python/)
+# The SAM build images' release, pinned: `latest-<arch>` moves under a rebuild, a version tag
+# does not (and its image ID is recorded in the manifest). Bump it on purpose, then rebuild.
+SAM_BUILD_IMAGE_VERSION = "1.142.1"
 
 
 def default_image(target: Target) -> str:
-    return f"public.ecr.aws/sam/build-{target.runtime}:latest-{target.arch}"
+    return f"public.ecr.aws/sam/build-{target.runtime}:{SAM_BUILD_IMAGE_VERSION}-{target.arch}"
 
 
 def pip_install_args(lock: str, site: str, target: Target, cache: str, cert: str | None):
@@ -123,10 +126,13 @@ class DockerBuilder:
                 {},
                 "python --version",
             ).strip()
+        # The tag asked for and the image ID it resolved to here (a digest only when the
+        # image came from a registry: an imported stand-in has none).
         return {
             "kind": self.kind,
-            "image": self.digest or self.image,
+            "image": self.image,
             "image_id": self.image_id,
+            "digest": self.digest,
             "python": self._python,
         }
 

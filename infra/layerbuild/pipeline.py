@@ -274,6 +274,9 @@ def verify_target(
         + ("; ".join(checked) or "none shared")
         + f" ({time.monotonic() - started:.1f}s)"
     )
+    image = verify.smoke_image() if target.arch != "x86_64" else None
+    if image:
+        return _smoke_in_container(layers, runtime_dir, target, function_root, image, out)
     interpreter = getattr(builder, "interpreter", None) or find_host_interpreter(target)
     if target.arch != "x86_64" or interpreter is None:
         why = (
@@ -294,6 +297,33 @@ def verify_target(
         f"[{target.label}] smoke    Python {interpreter.version} -I with Lambda's sys.path: "
         f"imported {', '.join(result['imported'])}; omitted and not importable: "
         f"{', '.join(result['absent']) or 'none'}; layer checks passed; boto3 "
+        f"{result['boto3']} S3 client ok; bytecode "
+        f"{'used as shipped' if result['bytecode_used'] else 'not shipped'} "
+        f"({time.monotonic() - started:.1f}s)"
+    )
+    return result
+
+
+def _smoke_in_container(
+    layers: list[tuple[Layer, Path, dict]],
+    runtime_dir: Path,
+    target: Target,
+    function_root: Path,
+    image: str,
+    out: Out,
+) -> dict:
+    started = time.monotonic()
+    result = verify.smoke_test(
+        f"python{target.dotted}",
+        layers,
+        runtime_dir,
+        target,
+        function_root / "functions" / "sentiment",
+        image=image,
+    )
+    out(
+        f"[{target.label}] smoke    Python {result['python']} on {result['machine']} in {image}: "
+        f"imported {', '.join(result['imported'])}; layer checks passed; boto3 "
         f"{result['boto3']} S3 client ok; bytecode "
         f"{'used as shipped' if result['bytecode_used'] else 'not shipped'} "
         f"({time.monotonic() - started:.1f}s)"

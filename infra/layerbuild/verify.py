@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.parser
 import json
+import os
 import subprocess
 import tempfile
 import textwrap
@@ -240,6 +241,9 @@ results["botocore_from"] = botocore.__file__
 results["dateutil_from"] = dateutil.__file__
 results["sys_path"] = sys.path
 results["absent"] = ABSENT
+import platform
+results["machine"] = platform.machine()
+results["python"] = platform.python_version()
 print(json.dumps(results))
 """
 
@@ -252,19 +256,40 @@ def importable_modules(zip_path: Path) -> list[str]:
     )
 
 
+def smoke_image() -> str | None:
+    """LAYER_SMOKE_IMAGE: a container image of the target's architecture with the runtime's
+    `pythonX.Y` (e.g. .ci/arm64-image's Debian trixie arm64 with python3.13), in which the
+    smoke test runs where the host cannot (arm64 under qemu through binfmt)."""
+    return os.environ.get("LAYER_SMOKE_IMAGE") or None
+
+
+def in_container(image: str, argv: list[str], env: dict[str, str], mounts: list[Path]) -> list[str]:
+    """`docker run` of argv in `image`, the host folders mounted at the same paths (so every
+    path in the script stays valid), no network, the given environment only."""
+    command = ["docker", "run", "--rm", "--network", "none", "-w", str(mounts[0])]
+    for folder in mounts:
+        command += ["-v", f"{folder}:{folder}"]
+    for key, value in env.items():
+        if key != "PATH":
+            command += ["-e", f"{key}={value}"]
+    return [*command, image, *argv]
+
+
 def smoke_test(
     python: str,
     layers: list[tuple[Layer, Path, dict[str, str]]],
     runtime_dir: Path,
     target: Target,
     task_root: Path = FUNCTION_DIR,
+    image: str | None = None,
 ) -> dict:
     """Extract the zips into a folder laid out like /opt (in position order, later layers
     overwriting earlier ones, as Lambda does), then start the runtime's Python in isolated mode
     (-I: no environment, no user site; -S: no site-packages of the build machine) with only
     Lambda's paths, import every top-level package, run each layer's smoke snippet and create a
     boto3 S3 client. Also checks that importing wrote no bytecode: shipped .pyc must be used
-    as they are (Lambda's /opt is read-only)."""
+    as they are (Lambda's /opt is read-only). With `image`, `python` runs in that container
+    (in_container)."""
     with tempfile.TemporaryDirectory(prefix="layer-smoke-") as tmp:
         opt = Path(tmp) / "opt"
         modules: list[str] = []
@@ -297,12 +322,15 @@ def smoke_test(
             "LAMBDA_TASK_ROOT": str(task_root),
             "POWERTOOLS_METRICS_NAMESPACE": "Smoke",
         }
+        argv = [python, "-I", "-S", "-c", script]
+        if image:
+            argv = in_container(image, argv, env, [Path(tmp), runtime_dir, task_root])
         done = subprocess.run(
-            [python, "-I", "-S", "-c", script],
+            argv,
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=600,  # emulated arm64 imports numpy and pandas slowly
             cwd=tmp,
         )
         if done.returncode != 0:

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from infra.endpoint import LOCAL_CREDENTIALS
+from infra.endpoint import LOCAL_CREDENTIALS, LOCAL_MODE_ENV
 from infra.local.invokeapi import InvokeApi
 from infra.local.prepare import (
     CACHE,
@@ -96,7 +96,8 @@ def up() -> int:
 
 def _usage(state: dict) -> None:
     url, inp, out = state["endpoint"], state["input_bucket"], state["output_bucket"]
-    creds = " ".join(f"{k}={v}" for k, v in LOCAL_CREDENTIALS.items() if k != "AWS_SESSION_TOKEN")
+    exported = {**LOCAL_CREDENTIALS, **LOCAL_MODE_ENV}
+    creds = " ".join(f"{k}={v}" for k, v in exported.items() if k != "AWS_SESSION_TOKEN")
     print(f"""
   endpoint:  {url}   (moto server; any client with AWS_ENDPOINT_URL={url})
   function:  {state["function"]}   served by the local Lambda service

@@ -57,6 +57,7 @@ class Function:
     reserved_concurrency: int | None
     dead_letter_arn: str | None
     invoke_config: InvokeConfig = field(default_factory=InvokeConfig)
+    application_log_level: str = "INFO"  # LoggingConfig's, for JSON logs (Lambda's default)
 
     @property
     def fingerprint(self) -> tuple:
@@ -73,6 +74,7 @@ class Function:
             tuple(sorted(self.environment.items())),
             self.log_group,
             self.log_format,
+            self.application_log_level,
         )
 
 
@@ -208,6 +210,7 @@ def _function(stack: str, res: Resolver, logical: str, props: dict) -> Function 
         },
         log_group=logging.get("LogGroup") or f"/aws/lambda/{name}",
         log_format=logging.get("LogFormat", "Text"),
+        application_log_level=logging.get("ApplicationLogLevel") or "INFO",
         reserved_concurrency=int(reserved) if reserved not in (None, "") else None,
         dead_letter_arn=props.get("DeadLetterConfig", {}).get("TargetArn"),
     )

@@ -93,6 +93,8 @@ def lambda_environment(
     }
     if fn.log_format == "JSON":
         env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        # As Lambda does: it outranks POWERTOOLS_LOG_LEVEL in Powertools' Logger.
+        env["AWS_LAMBDA_LOG_LEVEL"] = fn.application_log_level
     env.update(endpoint_env)  # AWS_ENDPOINT_URL, local credentials and region
     env.update(fn.environment)
     return env

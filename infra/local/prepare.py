@@ -66,7 +66,7 @@ def build_and_deploy(steps: Steps, run_dir: Path) -> tuple[MotoServer, dict[str,
         with steps.step(f"deploy stacks {stack}-* to {moto.url} (`make deploy`'s code)"):
             deploy_env = isolated_env(
                 {
-                    **env,
+                    **moto.deployer_env(),
                     "RUNTIME": runtime,
                     "ARCH": arch,
                     "STACK": stack,

@@ -80,7 +80,7 @@ def main() -> int:
         print(f"deploying to {moto.url}…", flush=True)
         deploy_env = isolated_env(
             {
-                **moto.env(),
+                **moto.deployer_env(),
                 "STACK": STACK,
                 "RUNTIME": RUNTIME,
                 "ARCH": ARCH,

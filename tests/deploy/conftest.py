@@ -17,8 +17,8 @@ _ids = itertools.count(1)
 
 @pytest.fixture
 def aws(moto_server, monkeypatch) -> Aws:
-    """Clients for the local endpoint, made the way `make deploy` makes them."""
-    for key, value in moto_server.env().items():
+    """Clients for the local endpoint, made the way `make deploy` makes them (local mode)."""
+    for key, value in moto_server.deployer_env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return connect()

@@ -27,6 +27,7 @@ class FakeCfn:
         self.status, self.change_set, self.reason = status, change_set, reason
         self.final, self.events, self.later = final, list(events), list(events_on_execute)
         self.executed = self.deleted_change_sets = 0
+        self.direct_updates = 0
 
     def describe_stacks(self, StackName):
         if self.status is None:
@@ -60,8 +61,19 @@ class FakeCfn:
         self.status = self.final
         self.events += self.later
 
-    def describe_stack_events(self, **_):
-        return {"StackEvents": list(reversed(self.events))}  # newest first, like AWS
+    def describe_stack_events(self, StackName, NextToken=None):
+        """Newest first, 100 per page, like AWS."""
+        events = list(reversed(self.events))
+        start = int(NextToken or 0)
+        page = {"StackEvents": events[start : start + 100]}
+        if start + 100 < len(events):
+            page["NextToken"] = str(start + 100)
+        return page
+
+    def update_stack(self, **_):
+        self.direct_updates += 1
+        self.status = self.final
+        self.events += self.later
 
     def describe_stack_resources(self, **_):
         return {"StackResources": []}
@@ -106,6 +118,40 @@ def test_a_failed_update_names_the_failing_resource_and_its_reason():
     with pytest.raises(DeployError, match="UPDATE_ROLLBACK_COMPLETE: Function: Layer version"):
         stacks.deploy(cfn, "app", BODY, {}, {"P": "new"}, say=lines.append, poll=0)
     assert any("Modify  Function" in line for line in lines)  # shown before executing
+
+
+def test_events_past_the_first_page_are_streamed_and_the_first_failure_found():
+    later = [_event(1, "app", "UPDATE_IN_PROGRESS"),
+             _event(2, "Function", "UPDATE_FAILED", "the first cause")]  # fmt: skip
+    later += [_event(n, f"R{n}", "UPDATE_COMPLETE") for n in range(3, 250)]
+    later += [_event(250, "app", "UPDATE_ROLLBACK_COMPLETE")]
+    cfn = FakeCfn(status="UPDATE_COMPLETE", final="UPDATE_ROLLBACK_COMPLETE",
+                  events=[_event(n, "Old", "UPDATE_FAILED", "old") for n in range(-150, 0)],
+                  events_on_execute=later)  # fmt: skip
+    lines = []
+    with pytest.raises(DeployError, match="Function: the first cause"):
+        stacks.deploy(cfn, "app", BODY, {}, {"P": "new"}, say=lines.append, poll=0)
+    logical = [line.split()[-1] for line in lines if "UPDATE_COMPLETE" in line]
+    assert logical == [f"R{n}" for n in range(3, 250)]  # all three pages, in order
+    assert not any("Old" in line for line in lines)  # earlier operations are not replayed
+
+
+def test_on_aws_a_change_set_without_changes_is_never_bypassed():
+    cfn = FakeCfn(status="UPDATE_COMPLETE", change_set="FAILED",
+                  reason="The submitted information didn't contain changes.")  # fmt: skip
+    lines = []
+    result = stacks.deploy(cfn, "app", BODY, {}, {"P": "new"}, say=lines.append, poll=0)
+    assert result.action == "unchanged"
+    assert cfn.direct_updates == 0 and cfn.executed == 0
+    assert "no changes to any resource" in "\n".join(lines)
+
+
+def test_in_local_mode_a_change_set_without_changes_falls_back_to_a_direct_update():
+    cfn = FakeCfn(status="UPDATE_COMPLETE", change_set="FAILED", final="UPDATE_COMPLETE",
+                  reason="The submitted information didn't contain changes.")  # fmt: skip
+    result = stacks.deploy(cfn, "app", BODY, {}, {"P": "new"}, say=lambda _: None, poll=0,
+                           local=True)  # fmt: skip
+    assert result.action == "updated" and cfn.direct_updates == 1
 
 
 def test_a_stack_whose_rollback_failed_says_continue_the_rollback():
@@ -171,7 +217,7 @@ def test_an_unreachable_endpoint_is_not_blamed_on_the_credentials(monkeypatch):
 def test_cli_deploys_to_the_endpoint_and_a_second_run_changes_nothing(moto_server, workspace):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(workspace["build"].parent), "STACK": "cli",
            "BUILD_DIR": str(workspace["build"]), "FUNCTION_DIR": str(workspace["function"]),
-           "DEPLOY_POLL_SECONDS": "0.01", **moto_server.env()}  # fmt: skip
+           "DEPLOY_POLL_SECONDS": "0.01", **moto_server.deployer_env()}  # fmt: skip
     command = [sys.executable, "-m", "infra.deploy", "deploy"]
     first = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr

@@ -63,13 +63,22 @@ def _statements(app: dict) -> dict[str, dict]:
     return {s["Sid"]: s for p in policies for s in p["PolicyDocument"]["Statement"]}
 
 
+def _output_prefixes(statement: dict) -> list[str]:
+    resources = statement["Resource"]
+    resources = resources if isinstance(resources, list) else [resources]
+    return [r["Fn::Sub"].removeprefix("${OutputBucket.Arn}/").removesuffix("/*")
+            for r in resources]  # fmt: skip
+
+
 def test_role_grants_exactly_what_the_function_does_and_no_wildcard_action(app):
     statements = _statements(app)
     actions = {sid: sorted(s["Action"]) for sid, s in statements.items()}
     assert actions == {
         "ReadInputs": ["s3:GetObject", "s3:GetObjectVersion"],
-        "WriteResults": sorted(["s3:PutObject", "s3:GetObject", "s3:DeleteObject",
-                                "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]),
+        "WriteResults": ["s3:PutObject"],
+        "AbortScoredUpload": ["s3:AbortMultipartUpload"],
+        "ReadPreviousResults": ["s3:GetObject"],
+        "RemoveStaleErrors": ["s3:DeleteObject"],
         "MissingKeysAre404Not403": ["s3:ListBucket"],
         "OwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "FailureDestination": ["sqs:SendMessage"],
@@ -77,8 +86,13 @@ def test_role_grants_exactly_what_the_function_does_and_no_wildcard_action(app):
     assert all(s["Effect"] == "Allow" for s in statements.values())
     assert not [a for acts in actions.values() for a in acts if "*" in a]
     assert statements["ReadInputs"]["Resource"]["Fn::Sub"].endswith("/${InputPrefix}*")
-    prefixes = [r["Fn::Sub"].rsplit("/", 2)[-2] for r in statements["WriteResults"]["Resource"]]
-    assert prefixes == ["scored", "reports", "errors"]
+    # Each action only where the function performs it: it writes its three outputs, reads
+    # the previous report and an existing error report, deletes only a stale error report,
+    # and aborts only the scored CSV's multipart upload; it never reads what it scored.
+    assert _output_prefixes(statements["WriteResults"]) == ["scored", "reports", "errors"]
+    assert _output_prefixes(statements["ReadPreviousResults"]) == ["reports", "errors"]
+    assert _output_prefixes(statements["RemoveStaleErrors"]) == ["errors"]
+    assert _output_prefixes(statements["AbortScoredUpload"]) == ["scored"]
 
 
 def test_trigger_is_object_created_under_the_prefix_for_csv_and_csv_gz(app):
@@ -99,7 +113,7 @@ def test_trigger_is_object_created_under_the_prefix_for_csv_and_csv_gz(app):
     assert bucket["Properties"]["BucketName"]["Fn::Sub"] in permission["SourceArn"]["Fn::Sub"]
 
 
-def test_buckets_are_private_encrypted_tls_only_and_retained(app):
+def test_buckets_are_private_encrypted_tls_only_and_retained_except_on_a_failed_create(app):
     boot = templates.load("bootstrap")[1]
     buckets = {**app["Resources"], **boot["Resources"]}
     for name in ("InputBucket", "OutputBucket", "ArtifactBucket"):
@@ -108,7 +122,10 @@ def test_buckets_are_private_encrypted_tls_only_and_retained(app):
         assert all(props["PublicAccessBlockConfiguration"].values()), name
         assert props["BucketEncryption"], name
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}, name
-        assert bucket["DeletionPolicy"] == "Retain", name
+        # Kept when the stack is deleted; removed when its first create rolls back, so a
+        # retry does not fail on "already exists".
+        assert bucket["DeletionPolicy"] == "RetainExceptOnCreate", name
+        assert bucket["UpdateReplacePolicy"] == "Retain", name
         policy = buckets[f"{name}Policy"]["Properties"]["PolicyDocument"]["Statement"][0]
         assert policy["Effect"] == "Deny"
         assert policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -118,6 +135,50 @@ def test_buckets_are_private_encrypted_tls_only_and_retained(app):
     # (never the scoring function: its own outputs must not trigger it).
     [insights] = output["LambdaConfigurations"]
     assert insights["Function"] == {"Fn::GetAtt": ["InsightsFunction", "Arn"]}
+
+
+def test_the_local_variant_differs_only_in_retain_which_moto_knows():
+    for name in NAMES:
+        body = templates.load(name)[0]
+        local = templates.load(name, local=True)[0]
+        assert "RetainExceptOnCreate" not in local
+        assert local == body.replace("RetainExceptOnCreate", "Retain")
+
+
+def test_versioned_buckets_remove_orphaned_delete_markers(app):
+    boot = templates.load("bootstrap")[1]
+    for resources, name in ((app, "InputBucket"), (app, "OutputBucket"), (boot, "ArtifactBucket")):
+        rules = resources["Resources"][name]["Properties"]["LifecycleConfiguration"]["Rules"]
+        markers = [r for r in rules if r.get("ExpiredObjectDeleteMarker") is True]
+        assert markers and markers[0]["Status"] == "Enabled", name
+        # The markers become orphaned only once the versions they hide expire.
+        assert any("NoncurrentVersionExpiration" in r for r in rules), name
+
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_ORDER = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
+
+
+def test_lambda_application_log_level_follows_log_level_but_never_above_info(app):
+    assert tuple(app["Parameters"]["LogLevel"]["AllowedValues"]) == LEVELS
+    logging = app["Resources"]["Function"]["Properties"]["LoggingConfig"]
+    assert logging["LogFormat"] == "JSON"  # ApplicationLogLevel needs it
+    assert logging["ApplicationLogLevel"] == {
+        "Fn::FindInMap": ["LogLevels", {"Ref": "LogLevel"}, "Application"]
+    }
+    mapped = {level: app["Mappings"]["LogLevels"][level]["Application"] for level in LEVELS}
+    assert set(mapped.values()) <= set(_ORDER)  # Lambda's spelling (WARN, not WARNING)
+    assert mapped["DEBUG"] == "DEBUG"  # LOG_LEVEL=DEBUG reaches CloudWatch
+    # The EMF lines carry no level: Lambda files them under INFO, so a higher filter would
+    # drop every metric and blind the FilesFailed alarm.
+    assert all(_ORDER[value] <= _ORDER["INFO"] for value in mapped.values()), mapped
+
+
+def test_try_it_says_to_upload_again_while_a_new_notification_takes_effect(app):
+    try_it = app["Outputs"]["TryIt"]
+    assert "upload" in try_it["Description"] and "again" in try_it["Description"]
+    command = try_it["Value"]["Fn::Sub"]
+    assert "grep . || echo" in command and "upload the file again" in command
 
 
 def test_failures_go_to_an_encrypted_queue_with_bounded_retries(app):

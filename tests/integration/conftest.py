@@ -101,7 +101,13 @@ def local(built_artifacts, tmp_path_factory) -> Local:
     try:
         env = moto.env()
         deploy_env = isolated_env(
-            {**env, "RUNTIME": RUNTIME, "ARCH": ARCH, "STACK": STACK, "DEPLOY_POLL_SECONDS": "0.2"}
+            {
+                **moto.deployer_env(),
+                "RUNTIME": RUNTIME,
+                "ARCH": ARCH,
+                "STACK": STACK,
+                "DEPLOY_POLL_SECONDS": "0.2",
+            }
         )
         _run([sys.executable, "-m", "infra.deploy", "deploy"], deploy_env, "make deploy")
         session = boto3.Session(

@@ -98,7 +98,12 @@ def test_make_redrive_sends_the_failure_queue_s_events_back_through_the_local_se
     local.sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(record))
 
     env = isolated_env(
-        {**local.endpoint, "AWS_ENDPOINT_URL_LAMBDA": local.lambda_url, "STACK": "itest"}
+        {
+            **local.endpoint,
+            "AWS_ENDPOINT_URL_LAMBDA": local.lambda_url,
+            "STACK": "itest",
+            "LOCAL_MODE": "1",
+        }
     )
     done = subprocess.run(
         [sys.executable, "-m", "infra.deploy", "redrive"],

@@ -289,6 +289,9 @@ def test_container_path_yields_the_same_packages_as_pip(
         assert sorted(zip_names(tmp_path, name)) == sorted(zip_names(pip_build[0], name))
         described = docker_entries[name]["builder"]
         assert described["kind"] == "docker" and described["image_id"].startswith("sha256:")
+        # The tag asked for and the ID it resolved to (docker's own ID of that image).
+        assert described["image"] == standin_image
+        assert described["image_id"] == docker_client.images.get(standin_image).id
         assert described["python"].startswith("3.12.")
 
 

@@ -4,6 +4,7 @@ mounts (pip cache, CA bundle for TLS-intercepting proxies)."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -11,6 +12,7 @@ from infra.layerbuild import builders
 from infra.layerbuild.builders import (
     CONTAINER_CA,
     CONTAINER_CACHE,
+    SAM_BUILD_IMAGE_VERSION,
     DockerBuilder,
     PipBuilder,
     default_image,
@@ -25,10 +27,10 @@ X86 = make_target("python3.12", "x86_64")
 NO_DOCKER = "unix:///nonexistent/docker.sock"
 
 
-def test_default_image_is_the_sam_build_image_for_runtime_and_arch():
-    assert default_image(make_target("python3.13", "arm64")) == (
-        "public.ecr.aws/sam/build-python3.13:latest-arm64"
-    )
+def test_default_image_is_the_sam_build_image_pinned_to_a_release_for_runtime_and_arch():
+    image = default_image(make_target("python3.13", "arm64"))
+    assert image == f"public.ecr.aws/sam/build-python3.13:{SAM_BUILD_IMAGE_VERSION}-arm64"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", SAM_BUILD_IMAGE_VERSION)  # a release, never latest
 
 
 def test_pip_mode_never_touches_docker(monkeypatch, quiet):
@@ -177,8 +179,9 @@ def test_container_install_mounts_the_pip_cache_and_the_ca_bundle(monkeypatch, t
     assert client.calls[-1] == "removed"
     assert builder.describe() == {
         "kind": "docker",
-        "image": "public.ecr.aws/sam/build-python3.12@sha256:def",
-        "image_id": "sha256:abc",
+        "image": "img:tag",  # the pinned tag asked for
+        "image_id": "sha256:abc",  # what it resolved to on this machine
+        "digest": "public.ecr.aws/sam/build-python3.12@sha256:def",
         "python": "3.12.1",
     }
 

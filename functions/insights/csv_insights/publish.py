@@ -8,7 +8,9 @@ PAGE_SIZE files, and the index page drawn from the state alone. Reports are neve
 from __future__ import annotations
 
 import json
+import random
 import re
+import time
 from datetime import UTC, datetime
 
 from csv_insights import pages, report, state, store
@@ -21,6 +23,7 @@ _LISTING = PAGES_PREFIX + "index-{}.html"
 _RESERVED = re.compile(r"^(index(-\d+)?|_index(/.*)?)$")  # the index's own keys
 PAGE_META = "index-page"  # on a file's page: the listing page that holds its entry
 MAX_CONFLICTS = 25  # concurrent writers: each conflict means another report got in first
+BACKOFF_SECONDS = 0.05  # the first wait after a conflict is up to this long, then doubles
 
 
 class BrokenState(RuntimeError):
@@ -86,6 +89,7 @@ def _update_index(s3, bucket: str, entry: state.Entry, page_key: str):
         try:
             store.put_json(s3, bucket, STATE_KEY, new, expect=read)
         except store.Conflict:
+            _back_off(conflicts)
             continue
         if new["freezing"]:
             _write_listing(s3, bucket, new["freezing"])
@@ -94,6 +98,12 @@ def _update_index(s3, bucket: str, entry: state.Entry, page_key: str):
             return new, was_on, conflicts
         return new, new["pages"] + (0 if new["freezing"] else 1), conflicts
     raise RuntimeError(f"{STATE_KEY}: {MAX_CONFLICTS} conflicting writers in a row; retrying")
+
+
+def _back_off(conflicts: int) -> None:
+    """Many writers at once (a backfill with unreserved concurrency): wait a random, growing
+    while, so that they stop colliding instead of retrying in step."""
+    time.sleep(random.uniform(0, BACKOFF_SECONDS * 2 ** min(conflicts, 5)))
 
 
 def _frozen_entry(s3, bucket: str, page: int, rel: str) -> state.Entry | None:
