@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from csv_sentiment.summary import KEEP, MAX_TEXT_CHARS, Summary, text_policy
+from csv_sentiment.summary import KEEP, MAX_TEXT_CHARS, Summary, policy_of
 
 
 def feed(summary: Summary, rows: list[tuple[str, float | None]], batch: int, lines_per_row=1):
@@ -74,12 +74,8 @@ def test_text_policy_none_leaves_no_text_and_a_number_cuts_it():
     assert len(row["text"]) == MAX_TEXT_CHARS and row["truncated"] is True
 
 
-def test_text_policy_values_are_validated():
-    assert text_policy(" Full ") == "full" and text_policy("none") == "none"
-    assert text_policy("40") == 40
-    for bad in ("0", "-3", "some", ""):
-        with pytest.raises(ValueError, match="expected full, none or a number"):
-            text_policy(bad)
+def test_text_policy_follows_the_text_limit_setting():
+    assert (policy_of(None), policy_of(0), policy_of(40)) == ("full", "none", 40)
 
 
 def test_no_scored_rows_gives_empty_extremes():

@@ -20,17 +20,14 @@ from csv_sentiment.reports import ExtremeRow, Extremes, Histogram
 HISTOGRAM_BINS = 20  # bins of 0.1 over [-1, 1]: fine enough to see a shape, small in a report
 KEEP = 5  # rows kept at each end
 MAX_TEXT_CHARS = 280  # a report is small whatever the cells hold
-TEXT_POLICIES = ("full", "none")  # or a positive number of characters
 
 
-def text_policy(value: str) -> str | int:
-    """`full`, `none` or a number of characters (as ANALYTICS_TEXT spells it)."""
-    value = value.strip().lower()
-    if value in TEXT_POLICIES:
-        return value
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    raise ValueError(f"text policy {value!r} is invalid; expected full, none or a number >= 1")
+def policy_of(limit: int | None) -> str | int:
+    """The report's text_policy for a text limit as the ANALYTICS_TEXT setting gives it
+    (None: the whole text, 0: none, N: the first N characters)."""
+    if limit is None:
+        return "full"
+    return "none" if limit <= 0 else limit
 
 
 @dataclass
