@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
+import itertools
 import json
 import os
 import resource
@@ -68,10 +70,70 @@ def make_big(path: Path, megabytes: int) -> int:
     return n
 
 
+# ---- hostile inputs: the worst files we can construct within the default settings --------
+# Each is a small gzip file whose parsed form is what would fill memory: many tiny fields in
+# one record, the largest cells the defaults allow, texts just under MAX_TEXT_CHARS, the widest
+# rows, 4-byte characters (a str of them takes 4 bytes per character).
+
+MAX_CELL = 2_097_152  # MAX_CELL_CHARS default
+MAX_TEXT = 100_000  # MAX_TEXT_CHARS default
+
+
+def _gz_lines(path: Path, header: bytes, lines) -> None:
+    with gzip.open(path, "wb", compresslevel=6) as f:
+        f.write(header)
+        for line in lines:
+            f.write(line)
+
+
+def hostile_inputs(tmp: Path, scale: float = 1.0) -> dict[str, Path]:
+    """name -> gzip file, written line by line (this process never holds one whole: each
+    entry gives its header and a generator of lines). `scale`
+    < 1 shrinks the row counts for a quick proof run."""
+
+    def n(k: int) -> int:
+        return max(2, int(k * scale))
+
+    text = ("good 😀 " * (MAX_TEXT // 7 - 1)).encode()  # just under MAX_TEXT_CHARS, emoji
+    header = b",".join(b"c%d" % i for i in range(999)) + b",text\n"
+    files = {
+        "one record of 20 M tiny quoted multi-line fields": lambda: (
+            b"id,text\n", itertools.chain([b'1,"'], (b'a\n","' * 1_000_000 for _ in range(n(20))),
+                                          [b'z"\n'])),
+        "200 rows of 2 M-character cells": lambda: (
+            b"id,text\n", (b'%d,"%s"\n' % (i, b"x" * (MAX_CELL - 8)) for i in range(n(200)))),
+        "200 rows of 2 M-character emoji cells": lambda: (
+            b"id,text\n", (b'%d,"%s"\n' % (i, "😀".encode() * (MAX_CELL - 8))
+                            for i in range(n(200)))),
+        "2,200 rows of 95 k-character texts": lambda: (
+            b"id,text\n", (b'%d,"%s"\n' % (i, b"so good, " * 10_555) for i in range(n(2200)))),
+        "2,200 rows of 100 k-character emoji texts": lambda: (
+            b"id,text\n", (b'%d,"%s"\n' % (i, text) for i in range(n(2200)))),
+        "4 M-character line of 2-character fields": lambda: (
+            b"text," + b"ab," * (MAX_CELL * 2 // 3 - 4) + b"z\n", ()),
+        "1,000 columns x 50 k rows of short fields": lambda: (
+            header, (b"1," * 999 + b"ok\n" for _ in range(n(50_000)))),
+    }  # fmt: skip
+    out = {}
+    for i, (name, lines) in enumerate(files.items()):
+        out[name] = tmp / f"hostile-{i}.csv.gz"
+        _gz_lines(out[name], *lines())
+    return out
+
+
 # ---- children: each prints one JSON line with its figures ---------------------------------
 
 
 def _peak_mb() -> float:
+    """This process's peak RSS. VmHWM belongs to the process's own memory map: ru_maxrss
+    would also count the parent's peak, which an exec'd child inherits on Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -122,12 +184,15 @@ def child_handler(key: str) -> dict:
     started = time.perf_counter()
     result = handler.lambda_handler(event, Context())["results"][0]
     seconds = time.perf_counter() - started
-    assert result["status"] == "succeeded", result
+    if result["status"] != "succeeded":
+        error = result.get("error", {})
+        return {"rows": 0, "seconds": seconds, "status": result["status"],
+                "error": f"{error.get('code')}: {str(error.get('message'))[:90]}"}  # fmt: skip
     workers = handler.SCORER.workers
     handler.SCORER.close()  # joined, so their peak RSS is in RUSAGE_CHILDREN
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if workers else 0
     return {"rows": result["rows"]["total"], "seconds": seconds, "engine": handler.SCORER.name,
-            "workers_rss_mb": round(workers * child_mb, 1)}  # fmt: skip
+            "workers_rss_mb": round(workers * child_mb, 1), "status": "succeeded"}  # fmt: skip
 
 
 def child_naive(key: str) -> dict:
@@ -172,6 +237,15 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=10)
     parser.add_argument("--big-mb", type=int, default=300)
     parser.add_argument("--big", action="store_true", help="use a 1 GB file for the RSS check")
+    parser.add_argument(
+        "--hostile-only", action="store_true", help="only the peak RSS of the hostile inputs"
+    )
+    parser.add_argument(
+        "--hostile-scale",
+        type=float,
+        default=1.0,
+        help="shrink the hostile inputs' row counts (a quick proof run)",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -200,6 +274,9 @@ def main() -> None:
         for bucket in (INPUT, OUTPUT):
             s3.create_bucket(Bucket=bucket)
 
+        if args.hostile_only:
+            run_hostile(s3, env, Path(tmp), args.hostile_scale)
+            return
         corpus = Path(tmp, "corpus-x.csv")
         rows = make_corpus_copies(corpus, args.copies)
         size_mb = corpus.stat().st_size / 1e6
@@ -250,6 +327,27 @@ def main() -> None:
         print(f"\nflat memory: {big_mb} MB file ({big_rows:,} rows): handler peak RSS "
               f"{flat['peak_rss_mb']:.0f} MB vs {table[1][1]['peak_rss_mb']:.0f} MB on the "
               f"{size_mb:.0f} MB file; {flat['rows'] / flat['seconds']:,.0f} rows/s")  # fmt: skip
+        run_hostile(s3, env, Path(tmp), args.hostile_scale)
+
+
+def run_hostile(s3, env: dict, tmp: Path, scale: float) -> None:
+    """Peak RSS of one invocation on each hostile input at the default settings: the goal is
+    at most 300 MB each, and an error report (never an out-of-memory kill) for what cannot fit."""
+    print(f"\nhostile inputs at the default settings (gzip; scale {scale}):")
+    print(f"  {'':48} {'gzip':>8} {'peak RSS':>9}  result")
+    worst = 0.0
+    for name, path in hostile_inputs(tmp, scale).items():
+        key = f"input/{path.name}"
+        s3.upload_file(str(path), INPUT, key)
+        f = run_child("handler", key, env)
+        worst = max(worst, f["peak_rss_mb"])
+        outcome = f"{f['rows']:,} rows scored" if f["status"] == "succeeded" else f["error"]
+        print(
+            f"  {name:48} {path.stat().st_size / 1e6:6.1f}MB {f['peak_rss_mb']:7.0f}MB  {outcome}"
+        )
+    print(
+        f"  worst peak RSS {worst:.0f} MB (goal <= 300 MB: {'met' if worst <= 300 else 'NOT met'})"
+    )
 
 
 def _creds(moto) -> dict:

@@ -234,3 +234,9 @@ def test_an_event_for_a_replaced_version_is_logged_and_counted(s3, buckets, load
     logs = lines(capsys)
     assert any(x.get("level") == "WARNING" and "newer version" in x["message"] for x in logs)
     assert any(x.get("FilesSuperseded") == [1.0] for x in logs if "_aws" in x)
+
+
+def test_bounds_that_cannot_fit_the_memory_size_fail_the_cold_start(load_handler):
+    with pytest.raises(Exception, match="more than the function's 256 MB") as err:
+        load_handler(OUTPUT_BUCKET="fine-bucket", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256")
+    assert "CHUNK_MB" in err.value.expected

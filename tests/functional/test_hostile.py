@@ -47,7 +47,8 @@ def test_a_quote_never_closed_is_an_error_naming_where_it_opened(harness):
 def test_a_quote_never_closed_in_a_big_file_names_its_line_too(harness):
     body = b'id,text\n1,"open\n' + b"2,row\n" * 2000
     assert_failed(harness, "open-big.csv", body, "limit_exceeded",
-                  "quote opened on line 2 is never closed", MAX_CELL_CHARS="1024")  # fmt: skip
+                  "or a quote opened on line 2 is never closed",
+                  MAX_CELL_CHARS="1024")  # fmt: skip
 
 
 def test_backslash_escaped_quotes_are_an_error_that_says_how_to_export(harness):
@@ -61,6 +62,13 @@ def test_a_backslash_quote_before_the_delimiter_shifts_no_cell_silently(harness)
     body = b'id,text,stars\n1,"a 5\\", 6\\" screen",5\n'
     assert_failed(harness, "shift.csv", body, "malformed_row", "has 4 fields",
                   "backslash before a quote", "FIELDS ESCAPED BY ''")  # fmt: skip
+
+
+def test_a_record_that_would_not_fit_in_memory_names_where_it_starts(harness):
+    body = b'id,text\n1,ok\n2,"' + b'a\n","' * 400_000 + b'z"\n'  # 400,000 tiny fields
+    error = assert_failed(harness, "fields.csv", body, "limit_exceeded",
+                          "refused before it was parsed", "quote opened on line 3")  # fmt: skip
+    assert error["line"] < 300_000  # before the record's 400,000 lines were all read
 
 
 def test_giant_header_names_give_a_small_error_report_that_says_it_cut_them(harness):
@@ -92,3 +100,25 @@ def test_a_key_whose_outputs_exceed_s3s_limit_gets_a_hashed_error_report_and_not
     (only,) = harness.listing()
     assert only.startswith("errors/_too-long/") and only == report["outputs"]["error"]
     assert harness.json(only)["source"]["key"] == key
+
+
+class CountingScorer:
+    """The in-process scorer, counting the batches submitted to it."""
+
+    def __init__(self, inner):
+        self.inner, self.batches = inner, []
+        self.name, self.workers = inner.name, inner.workers
+
+    def submit(self, texts):
+        self.batches.append(len(texts))
+        return self.inner.submit(texts)
+
+
+def test_a_batch_ends_at_chunk_mb_of_parsed_rows_not_only_at_chunk_rows(harness):
+    blob = "x" * 320_000  # ~1.3 MB parsed (4 bytes a character): more than CHUNK_MB=1
+    harness.put("input/wide-rows.csv", ("id,blob,text\n" + f"1,{blob},so good\n" * 6).encode())
+    harness.scorer = CountingScorer(harness.scorer)
+    report = harness.process("input/wide-rows.csv", CHUNK_MB="1")
+    assert report["rows"]["scored"] == 6
+    assert harness.scorer.batches == [1] * 6  # one row a batch, though CHUNK_ROWS is 2000
+    assert [r[1] for r in harness.rows("scored/wide-rows.csv")[1:]] == [blob] * 6

@@ -13,7 +13,17 @@ def chunks(data: bytes, size: int):
 
 def lines_of(data: bytes, fallback="cp1252", size=7, max_line=1000):
     enc = csvio.detect_encoding(data[: csvio.SAMPLE_BYTES], fallback)
-    return enc, list(csvio.iter_lines(chunks(data, size), enc, max_line))
+    b = budget(max_line)
+    lines = []
+    for line in csvio.iter_lines(csvio.decode(chunks(data, size), enc), b):
+        lines.append(line)
+        b.mark = b.fed  # as csv.reader's caller does when each line is a record
+    return enc, lines
+
+
+def budget(max_chars: int, delimiter: str = ",") -> csvio.RecordBudget:
+    """A budget that admits a record of `max_chars` characters without delimiters."""
+    return csvio.RecordBudget(csvio.RecordBudget.CHAR_BYTES * (max_chars + 1), delimiter)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +81,7 @@ def test_nul_character_later_in_the_file_names_its_line():
     data = b"a\nok\nalso ok\nbad\x00cell\n"
     enc = csvio.detect_encoding(b"a\n", None)
     with pytest.raises(NotCsv) as err:
-        list(csvio.iter_lines(chunks(data, 100), enc, 1000))
+        list(csvio.iter_lines(csvio.decode(chunks(data, 100), enc), budget(1000)))
     assert err.value.details["line"] == 4
 
 
@@ -79,8 +89,42 @@ def test_overlong_line_is_a_limit_error_naming_the_line():
     data = b"a\nshort\n" + b"y" * 5000 + b"\n"
     enc = csvio.detect_encoding(data, None)
     with pytest.raises(LimitExceeded) as err:
-        list(csvio.iter_lines(chunks(data, 512), enc, 1000))
+        list(csvio.iter_lines(csvio.decode(chunks(data, 512), enc), budget(1000)))
     assert err.value.details["line"] == 3
+    assert "refused before it was parsed" in err.value.message
+
+
+def feed(data: bytes, b: csvio.RecordBudget, records_end_at=()):
+    """Lines as csv.reader pulls them, marking the budget where records end."""
+    enc = csvio.detect_encoding(data, None)
+    lines = []
+    for line in csvio.iter_lines(csvio.decode(chunks(data, 64), enc), b):
+        lines.append(line)
+        if len(lines) in records_end_at:
+            b.mark = b.fed
+    return lines
+
+
+def test_a_record_of_many_short_lines_is_refused_while_it_is_fed():
+    data = b'text\n"' + b'a\n","' * 10_000 + b'z"\n'  # one record, 10,001 lines
+    b = budget(100_000)
+    with pytest.raises(LimitExceeded) as err:
+        feed(data, b, records_end_at=(1,))
+    assert err.value.details["line"] < 10_000  # before the record ends
+
+
+def test_fields_count_in_the_record_cost():
+    data = b"h\n" + b"ab," * 3000 + b"z\n"  # 9,000 characters, 3,000 fields
+    with pytest.raises(LimitExceeded):
+        feed(data, budget(20_000), records_end_at=(1,))  # 80 kB: 36 kB of text, 168 kB fields
+    assert len(feed(data, budget(20_000, delimiter=";"), records_end_at=(1,))) == 2
+
+
+def test_the_cost_restarts_at_each_record():
+    data = b"h\n" + b"x" * 900 + b"\n" + b"y" * 900 + b"\n"
+    assert len(feed(data, budget(1000), records_end_at=(1, 2, 3))) == 3
+    with pytest.raises(LimitExceeded):
+        feed(data, budget(1000), records_end_at=(1,))  # lines 2 and 3 are one record
 
 
 def test_gunzip_reads_multi_member_streams_in_chunks():

@@ -113,6 +113,7 @@ def s3_record(**obj):
         ({"Records": [s3_record(size=[1])]}, "size is a list, not a number"),
         ({"Records": [s3_record(key=None)]}, "not an object with a key"),
         ({"Records": [s3_record(key="")]}, "not an object with a key"),
+        ({"Records": [s3_record(key="k" * 10_000_000)]}, "longer than S3 allows"),
     ],
 )  # fmt: skip
 def test_malformed_events_give_a_permanent_error_not_a_crash(event, fragment):

@@ -93,3 +93,47 @@ def test_aws_errors_are_translated_by_kind(code, status, kind):
     err = s3io.translate(client_error(code, status), "GetObject", "s3://b/k")
     assert isinstance(err, kind)
     assert code in str(err) and "s3://b/k" in str(err)
+
+
+class FakeUploads:
+    """Records the multipart calls; every part's size is what S3 would receive."""
+
+    def __init__(self):
+        self.parts: list[int] = []
+        self.puts: list[bytes] = []
+
+    def create_multipart_upload(self, **_):
+        return {"UploadId": "u1"}
+
+    def upload_part(self, Body, PartNumber, **_):
+        self.parts.append(len(Body))
+        return {"ETag": f"e{PartNumber}"}
+
+    def complete_multipart_upload(self, **_):
+        pass
+
+    def put_object(self, Body, **_):
+        self.puts.append(bytes(Body))
+
+
+def test_a_write_larger_than_a_part_is_cut_into_parts_no_larger_than_the_part_size():
+    s3 = FakeUploads()
+    out = s3io.OutputObject(s3, "b", "k", part_size=1000, content_type="text/csv")
+    out.write(b"x" * 3500)  # one batch's text, larger than a part
+    out.write(b"y" * 700)
+    out.complete()
+    assert s3.parts == [1000, 1000, 1000, 1000, 200]
+    assert out.bytes_written == 4200
+
+
+def test_a_gzip_output_is_one_valid_stream_counted_in_compressed_bytes():
+    import gzip
+
+    s3 = FakeUploads()
+    out = s3io.OutputObject(s3, "b", "k.csv.gz", 5 * 1024 * 1024, "application/gzip", gzip=True)
+    out.write(b"text\n" + b"so good\n" * 1000)
+    out.write(b"bad\n")
+    out.complete()
+    (body,) = s3.puts
+    assert gzip.decompress(body) == b"text\n" + b"so good\n" * 1000 + b"bad\n"
+    assert out.bytes_written == len(body)

@@ -83,3 +83,28 @@ def test_encoding_fallback_accepts_charsets():
     assert (
         Settings.from_env({**BASE, "ENCODING_FALLBACK": "Latin-1"}).encoding_fallback == "iso8859-1"
     )
+
+
+def test_default_bounds_fit_the_default_memory_size():
+    Settings.from_env({**BASE, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"})
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MAX_CELL_CHARS": "67108864"}, "batches (CHUNK_MB, MAX_CELL_CHARS)"),
+        ({"CHUNK_MB": "256"}, "batches (CHUNK_MB, MAX_CELL_CHARS)"),
+        ({"PART_SIZE_MB": "512"}, "output parts (PART_SIZE_MB)"),
+        ({"SCORING_WORKERS": "16"}, "worker processes (SCORING_WORKERS)"),
+    ],
+)
+def test_bounds_that_cannot_fit_the_memory_size_fail_the_cold_start(env, named):
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({**BASE, **env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"})
+    assert "more than the function's 1024 MB" in err.value.message
+    assert named in err.value.message
+    assert "lower CHUNK_MB" in err.value.expected
+
+
+def test_outside_lambda_there_is_no_memory_size_to_check():
+    assert Settings.from_env({**BASE, "CHUNK_MB": "256"}).chunk_bytes == 256 * 1024 * 1024

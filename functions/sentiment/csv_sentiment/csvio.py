@@ -139,12 +139,33 @@ def _undecodable(encoding: Encoding, offset: int, sample: bytes) -> DecodeFailed
     )
 
 
-def iter_lines(chunks: Iterable[bytes], encoding: Encoding, max_line_chars: int) -> Iterator[str]:
-    """Decode incrementally and split on LF only (CR stays for the csv module, so CRLF works
-    and characters such as U+2028 inside cells are not taken for line ends)."""
+class RecordBudget:
+    """What the record being parsed costs in memory, counted as csv.reader is fed each line.
+
+    The reader asks for one line at a time and returns a record as soon as its last line is
+    in, so the lines fed since the last record ended (`mark`) are the current record's. Its
+    cost is counted as the parsed form needs it: up to 4 bytes a character (a str of emoji)
+    and ~56 bytes a field (each delimiter may start one: a str object and its list slot). A
+    record that would cost more than `limit` is refused at the line where it crosses, before
+    the reader builds it: millions of tiny quoted multi-line fields in one record used to be
+    parsed into gigabytes and only then found to have too many fields."""
+
+    __slots__ = ("delimiter", "fed", "limit", "mark")
+
+    CHAR_BYTES = 4
+    FIELD_BYTES = 56
+
+    def __init__(self, limit: int, delimiter: str = ","):
+        self.fed = 0  # cost of every line fed so far
+        self.mark = 0  # `fed` when the last complete record ended
+        self.limit = limit
+        self.delimiter = delimiter
+
+
+def decode(chunks: Iterable[bytes], encoding: Encoding) -> Iterator[str]:
+    """Decode incrementally; an undecodable byte names its offset, a NUL character its line."""
     decoder = codecs.getincrementaldecoder(encoding.codec)("strict")
     fed = 0
-    pending = ""
     line_no = 0
     for chunk in chunks:
         buffered = len(decoder.getstate()[0])
@@ -163,28 +184,59 @@ def iter_lines(chunks: Iterable[bytes], encoding: Encoding, max_line_chars: int)
                 expected="a text CSV file without NUL characters",
                 line=nul_line,
             )
+        line_no += text.count("\n")
+        yield text
+    try:
+        tail = decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise _undecodable(encoding, fed - len(exc.object) + exc.start, b"") from None
+    if tail:
+        yield tail
+
+
+def sample_lines(texts: list[str]) -> list[str]:
+    """The complete lines of the first SAMPLE_BYTES characters (the first line even if longer),
+    to detect the delimiter from."""
+    text = "".join(texts)
+    end = text.find("\n", SAMPLE_BYTES)
+    lines = text[: end if end >= 0 else len(text)].split("\n")
+    return [line + "\n" for line in lines]
+
+
+def iter_lines(texts: Iterable[str], budget: RecordBudget) -> Iterator[str]:
+    """Split decoded text on LF only (CR stays for the csv module, so CRLF works and characters
+    such as U+2028 inside cells are not taken for line ends), counting each line into
+    `budget` as csv.reader pulls it (see RecordBudget)."""
+    pending = ""
+    line_no = 0
+    limit, delimiter = budget.limit, budget.delimiter
+    char_bytes, field_bytes = RecordBudget.CHAR_BYTES, RecordBudget.FIELD_BYTES
+    for text in texts:
         parts = text.split("\n")
         parts[0] = pending + parts[0]
         pending = parts.pop()
         for part in parts:
             line_no += 1
-            if len(part) > max_line_chars:
-                raise _line_too_long(line_no, max_line_chars)
+            cost = budget.fed + char_bytes * (len(part) + 1) + field_bytes * part.count(delimiter)
+            budget.fed = cost
+            if cost - budget.mark > limit:
+                raise _record_too_big(line_no, limit)
             yield part + "\n"
-        if len(pending) > max_line_chars:
-            raise _line_too_long(line_no + 1, max_line_chars)
-    try:
-        pending += decoder.decode(b"", final=True)
-    except UnicodeDecodeError as exc:
-        raise _undecodable(encoding, fed - len(exc.object) + exc.start, b"") from None
+        if char_bytes * len(pending) > limit:  # a line still growing: refuse it before it ends
+            raise _record_too_big(line_no + 1, limit)
     if pending:
+        if budget.fed + char_bytes * len(pending) - budget.mark > limit:
+            raise _record_too_big(line_no + 1, limit)
         yield pending
 
 
-def _line_too_long(line_no: int, limit: int) -> LimitExceeded:
+def _record_too_big(line_no: int, limit: int) -> LimitExceeded:
     return LimitExceeded(
-        f"line {line_no} is longer than {limit} characters",
-        expected="lines (records) shorter than twice MAX_CELL_CHARS",
+        f"the record (row) that reaches line {line_no} would take more than "
+        f"{limit / (1024 * 1024):.0f} MiB of memory to parse (up to 4 bytes a character, "
+        "~56 a field); it was refused before it was parsed",
+        expected="rows of at most MAX_COLUMNS fields and cells of at most MAX_CELL_CHARS "
+        "characters (a row may take 8 x MAX_CELL_CHARS bytes); check for a quote never closed",
         line=line_no,
     )
 

@@ -1,4 +1,5 @@
-"""S3 event records → the objects to score. Keys are URL-decoded here, once."""
+"""S3 event records → the objects to score (keys URL-decoded here, once), and the one mapping
+from a source key to its output keys."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from urllib.parse import unquote_plus
 from csv_sentiment.errors import MalformedEvent
 
 OUTPUT_PREFIXES = ("scored/", "reports/", "errors/")
+MAX_KEY_BYTES = 1024  # S3's limit on the UTF-8 length of a key
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,13 @@ def _record(record: object) -> ObjectRef | None:
         raise _malformed(f"the record's s3.bucket is {_kind(bucket)}, not an object with a name")
     if not isinstance(obj, dict) or not isinstance(obj.get("key"), str) or not obj["key"]:
         raise _malformed(f"the record's s3.object is {_kind(obj)}, not an object with a key")
+    key = unquote_plus(obj["key"])
+    if len(key.encode()) > MAX_KEY_BYTES or len(bucket["name"]) > 63:
+        # No such object can exist; bounded here so logs and reports never quote a giant key.
+        raise _malformed(
+            f"the record's key ({len(key.encode())} bytes) or bucket name "
+            f"({len(bucket['name'])} characters) is longer than S3 allows (1,024 bytes; 63)"
+        )
     size = obj.get("size", 0)
     if isinstance(size, bool) or not isinstance(size, int | float | str | None):
         raise _malformed(f"the record's s3.object.size is {_kind(size)}, not a number")
@@ -69,7 +78,7 @@ def _record(record: object) -> ObjectRef | None:
         raise _malformed(f"the record's s3.object.size {size!r:.40} is not a number") from None
     return ObjectRef(
         bucket=bucket["name"],
-        key=unquote_plus(obj["key"]),
+        key=key,
         version_id=str(obj.get("versionId") or "") or None,
         etag=str(obj.get("eTag") or "").strip('"'),
         size=size,
@@ -93,7 +102,6 @@ def _malformed(message: str) -> MalformedEvent:
     )
 
 
-MAX_KEY_BYTES = 1024  # S3's limit on the UTF-8 length of a key
 # Reserved first folders of a relative key; nothing else starts with them, which keeps the
 # mapping one-to-one (see output_keys).
 OUTSIDE = "_outside/"  # sources outside INPUT_PREFIX (named by their whole key)

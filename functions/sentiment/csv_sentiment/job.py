@@ -161,11 +161,14 @@ class Job:
         encoding = csvio.detect_encoding(
             b"".join(head)[: csvio.SAMPLE_BYTES], settings.encoding_fallback
         )
-        lines = csvio.iter_lines(data, encoding, 2 * settings.max_cell_chars)
-        sample, lines = _peek(lines, csvio.SAMPLE_BYTES)
-        delimiter = csvio.detect_delimiter(sample)
+        texts = csvio.decode(data, encoding)
+        sample, texts = _peek(texts, csvio.SAMPLE_BYTES)
+        delimiter = csvio.detect_delimiter(csvio.sample_lines(sample))
+        budget = csvio.RecordBudget(settings.record_limit_bytes, delimiter)
+        lines = csvio.iter_lines(texts, budget)
         csv.field_size_limit(settings.max_cell_chars)
-        records = _Records(csv.reader(lines, delimiter=delimiter, strict=True), settings)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        records = _Records(reader, settings, budget)
         header, header_end = records.header()
         first = records.take(_SAMPLE_ROWS)
         text_index = resolve_text_column(header, first[0], column_setting)
@@ -202,7 +205,7 @@ class Job:
                 out.write(csvio.format_rows(rows.finish(batch, scores)).encode("utf-8"))
                 summary.add(batch.kinds, batch.texts, scores, ends)  # the insights fields
 
-            batches = itertools.chain([opened.first], opened.records.batches(settings.chunk_rows))
+            batches = itertools.chain([opened.first], opened.records.batches())
             for chunk, ends in batches:
                 if not chunk:
                     continue
@@ -345,9 +348,10 @@ class _Records:
     the lenient reading of those (the rest of the file as one cell; a backslash-escaped quote
     cutting a text and shifting its tail into the next column) silently changes the data."""
 
-    def __init__(self, reader, settings: Settings):
+    def __init__(self, reader, settings: Settings, budget: csvio.RecordBudget):
         self._reader = reader
         self._settings = settings
+        self._budget = budget  # fed by the lines the reader reads; marked after each record
         self._last_end = 0  # the line the last complete record ended on
 
     def _fail(self, exc: csv.Error, ends: list[int]) -> InputError:
@@ -396,22 +400,41 @@ class _Records:
                 expected="fewer columns, or a higher MAX_COLUMNS",
             )
         self._last_end = self._reader.line_num
+        self._budget.mark = self._budget.fed
         return header, self._last_end
 
     def take(self, n: int) -> tuple[list[list[str]], list[int]]:
-        reader = self._reader
+        """Up to `n` records, fewer if their parsed form reaches CHUNK_MB (a batch ends after
+        the record that crosses it), with the line each ends on."""
+        reader, budget = self._reader, self._budget
+        limit = budget.fed + self._settings.chunk_bytes
         rows: list[list[str]] = []
         ends: list[int] = []
         try:
-            for row in itertools.islice(reader, n):
+            for row in reader:
                 rows.append(row)
                 ends.append(reader.line_num)
+                budget.mark = fed = budget.fed  # the next line starts a new record
+                if len(rows) >= n or fed > limit:
+                    break
         except csv.Error as exc:
             raise self._fail(exc, ends) from None
+        except LimitExceeded as exc:  # the record budget: say where the record began
+            raise self._too_big(exc, ends) from None
         if ends:
             self._last_end = ends[-1]
         return rows, ends
 
-    def batches(self, size: int) -> Iterator[tuple[list[list[str]], list[int]]]:
-        while (batch := self.take(size))[0]:
+    def _too_big(self, exc: LimitExceeded, ends: list[int]) -> LimitExceeded:
+        start = (ends[-1] if ends else self._last_end) + 1
+        if start >= exc.details.get("line", 0):
+            return exc
+        return LimitExceeded(
+            f"{exc.message} (or a quote opened on line {start} is never closed)",
+            expected=exc.expected,
+            **exc.details,
+        )
+
+    def batches(self) -> Iterator[tuple[list[list[str]], list[int]]]:
+        while (batch := self.take(self._settings.chunk_rows))[0]:
             yield batch

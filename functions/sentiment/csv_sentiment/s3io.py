@@ -233,7 +233,7 @@ class OutputObject:
         self._deflate = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS) if gzip else None
         self.part_size, self.content_type = part_size, content_type
         self.uri = f"s3://{bucket}/{key}"
-        self._buffer: list[bytes] = []
+        self._buffer: list[bytes | memoryview] = []
         self._buffered = 0
         self._upload_id: str | None = None
         self._parts: list[Future] = []
@@ -241,13 +241,20 @@ class OutputObject:
         self.bytes_written = 0
 
     def write(self, data: bytes) -> None:
+        """Buffer `data`; every full part goes up. A write larger than a part is cut into
+        parts (views, not copies), so no part, and no join of one, exceeds `part_size`."""
         if self._deflate:
             data = self._deflate.compress(data)
-        self._buffer.append(data)
-        self._buffered += len(data)
         self.bytes_written += len(data)
-        if self._buffered >= self.part_size:
+        view = memoryview(data)
+        while len(view) >= self.part_size - self._buffered:
+            room = self.part_size - self._buffered
+            self._buffer.append(view[:room])
+            view = view[room:]
             self._flush_part()
+        if view:
+            self._buffer.append(view)
+            self._buffered += len(view)
 
     def _call(self, action: str, fn, **kwargs):
         try:

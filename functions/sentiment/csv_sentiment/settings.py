@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from csv_sentiment.engine import DEFAULT_ENGINE, ENGINES, MODEL
 from csv_sentiment.errors import SettingsError
+from csv_sentiment.memory import check_fits
 from csv_sentiment.metrics import DEFAULT_NAMESPACE, DEFAULT_SERVICE
 
 _MIB = 1024 * 1024
@@ -41,12 +42,16 @@ SPECS: tuple[Spec, ...] = (
          "Worker processes that score while the main process reads and writes; 1 scores in "
          "process; `auto`: the vCPUs the memory size gives (one per 1,769 MB, at most 6)."),
     Spec("CHUNK_ROWS", "2000", "an integer from 1 to 100000",
-         "Rows scored per batch (bounds memory together with PART_SIZE_MB)."),
+         "Most rows scored per batch."),
+    Spec("CHUNK_MB", "8", "an integer from 1 to 256",
+         "Most memory the parsed rows of one batch may take (up to 4 bytes a character, ~56 "
+         "a field): a batch ends at CHUNK_ROWS rows or this, whichever comes first."),
     Spec("MAX_TEXT_CHARS", "100000", "an integer from 1 to 10000000",
          "Longer texts are not scored: the row gets sentiment `rejected`; the file still "
          "succeeds."),
     Spec("MAX_CELL_CHARS", "2097152", "an integer from 1024 to 67108864",
-         "Largest cell (any column) accepted; a larger one is a permanent error naming its line."),
+         "Largest cell (any column) accepted; a larger one is a permanent error naming its line. "
+         "A row (record) may take at most 8 x this many bytes to parse."),
     Spec("MAX_COLUMNS", "1000", "an integer from 1 to 100000", "Most columns accepted in a file."),
     Spec("MAX_INPUT_MB", "10240", "an integer from 1 to 1048576",
          "Most decompressed megabytes read from one file (bounds gzip bombs)."),
@@ -80,6 +85,7 @@ class Settings:
     scoring_engine: str
     scoring_workers: int
     chunk_rows: int
+    chunk_bytes: int
     max_text_chars: int
     max_cell_chars: int
     max_columns: int
@@ -96,13 +102,14 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         r = _Reader(env)
-        return cls(
+        settings = cls(
             output_bucket=r.bucket("OUTPUT_BUCKET"),
             text_column=r.text("TEXT_COLUMN").strip(),
             input_prefix=r.text("INPUT_PREFIX"),
             scoring_engine=r.choice("SCORING_ENGINE", ENGINES),
             scoring_workers=r.workers("SCORING_WORKERS", env),
             chunk_rows=r.integer("CHUNK_ROWS", 1, 100_000),
+            chunk_bytes=r.integer("CHUNK_MB", 1, 256) * _MIB,
             max_text_chars=r.integer("MAX_TEXT_CHARS", 1, 10_000_000),
             max_cell_chars=r.integer("MAX_CELL_CHARS", 1024, 64 * _MIB),
             max_columns=r.integer("MAX_COLUMNS", 1, 100_000),
@@ -115,6 +122,14 @@ class Settings:
             metrics_namespace=r.text("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
             log_level=r.choice("POWERTOOLS_LOG_LEVEL", _LOG_LEVELS, upper=True),
         )  # fmt: skip
+        check_fits(settings, env)
+        return settings
+
+    @property
+    def record_limit_bytes(self) -> int:
+        """Most memory one parsed record may take: a cell of MAX_CELL_CHARS 4-byte characters
+        twice over, plus MAX_COLUMNS fields (csvio.RecordBudget counts it)."""
+        return 8 * self.max_cell_chars + 56 * self.max_columns
 
     def scoring_config(self, text_column_setting: str) -> dict[str, object]:
         """What decides the output bytes: a source already scored with the same ETag and this
