@@ -16,6 +16,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+_ROOT = Path(__file__).resolve().parents[1]  # so that `-m infra.moto_server` imports from anywhere
+
 # Credentials and region for the local endpoint. moto accepts any; they are fixed so that
 # nothing here can ever pick up a real account's credentials by accident.
 LOCAL_CREDENTIALS = {
@@ -56,6 +58,9 @@ class MotoServer:
     url: str
     process: subprocess.Popen
     log_path: Path | None = None
+    # Where the Step Functions interpreter's Lambda tasks go (infra/moto_server.py): whoever
+    # serves the functions binds this port (infra/local/invokeapi.py).
+    lambda_port: int = 0
     _stopped: bool = field(default=False, repr=False)
 
     def env(self) -> dict[str, str]:
@@ -81,18 +86,20 @@ class MotoServer:
 
 
 def start_moto_server(port: int | None = None, log_path: Path | None = None) -> MotoServer:
-    """Start `moto_server` on 127.0.0.1 and wait until it answers."""
+    """Start moto server (with its Step Functions interpreter, see infra/moto_server.py) on
+    127.0.0.1 and wait until it answers."""
     port = port or free_port()
-    moto = Path(sys.executable).with_name("moto_server")
-    cmd = [str(moto) if moto.exists() else "moto_server", "-H", "127.0.0.1", "-p", str(port)]
+    lambda_port = free_port()
+    cmd = [sys.executable, "-m", "infra.moto_server", "-H", "127.0.0.1", "-p", str(port)]
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    env = {**os.environ, **LOCAL_CREDENTIALS}
-    env.pop("AWS_ENDPOINT_URL", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env.update(LOCAL_CREDENTIALS, AWS_ENDPOINT_URL_LAMBDA=f"http://127.0.0.1:{lambda_port}")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
     process = subprocess.Popen(
         cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
-    server = MotoServer(url=url, process=process, log_path=log_path)
+    server = MotoServer(url=url, process=process, log_path=log_path, lambda_port=lambda_port)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

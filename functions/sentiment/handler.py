@@ -12,8 +12,8 @@ import time
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from csv_sentiment import fanout, s3io
 from csv_sentiment import metrics as m
-from csv_sentiment import s3io
 from csv_sentiment.errors import (
     ConfigurationError,
     MalformedEvent,
@@ -71,18 +71,53 @@ def lambda_handler(event: object, context) -> dict:
         logger.warning("a scoring worker died; restarting the worker processes")
         SCORER.close()
         SCORER = make_scorer(SETTINGS.scoring_engine, SETTINGS.scoring_workers)
-    job = Job(
-        settings=SETTINGS,
-        s3=S3,
-        scorer=SCORER,
-        request_id=getattr(context, "aws_request_id", "-"),
-        remaining_ms=context.get_remaining_time_in_millis,
-    )
+    common = {
+        "settings": SETTINGS,
+        "s3": S3,
+        "scorer": SCORER,
+        "request_id": getattr(context, "aws_request_id", "-"),
+        "remaining_ms": context.get_remaining_time_in_millis,
+    }
+    fan = fanout.Fanout(**common, memory_mb=int(getattr(context, "memory_limit_in_mb", 1024)))
+    if fanout.is_payload(event) or fanout.unknown_kind(event):
+        return _fanout_step(fan, event)
+    job = Job(**common, fanout=fan)
     results = [_handle(ref, job) for ref in records(event)]
     if not results:
         keys = sorted(map(str, event))[:20] if isinstance(event, dict) else []
         logger.warning("no S3 object records in the event", extra={"keys": clip_all(keys)})
     return {"results": results}
+
+
+def _fanout_step(fan: fanout.Fanout, event: dict) -> dict:
+    """A step of the fan-out state machine: raises on failure so the engine sees it."""
+    unknown = fanout.unknown_kind(event)
+    if unknown:
+        logger.error("refused: unknown payload kind", extra={"kind": unknown[:100]})
+        raise fanout.RangeFailed(
+            f"payload kind {unknown[:100]!r} is not one this version handles: {fanout.KINDS}"
+        )
+    logger.append_keys(fanout_kind=event["kind"])
+    try:
+        result = fan.handle(event)
+    except (TransientError, ConfigurationError) as exc:
+        logger.exception("fan-out step failed; raising so the engine retries",
+                         extra={"error": exc.as_dict()})  # fmt: skip
+        raise
+    except fanout.RangeFailed as exc:
+        logger.error("fan-out step failed for good", extra={"error": str(exc)[:2000]})
+        raise
+    if event["kind"] == fanout.ASSEMBLE:
+        status = result.get("status")
+        name = m.FILES_SCORED if status == "succeeded" else None
+        name = m.FILES_FAILED if status == "failed" else name
+        if name:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        logger.info("fan-out finished", extra={"result": result})
+    else:
+        logger.info("fan-out step done", extra={"result": {k: result.get(k) for k in (
+            "status", "index", "ranges", "rows")}})  # fmt: skip
+    return result
 
 
 def _handle(ref: ObjectRef | MalformedEvent, job: Job) -> dict:
@@ -121,6 +156,13 @@ def _handle(ref: ObjectRef | MalformedEvent, job: Job) -> dict:
 
 def _record(result: Result) -> None:
     status = result["status"]
+    if status == "handed-off":
+        logger.info(
+            "handed off to the fan-out state machine",
+            extra={k: result[k] for k in ("execution_arn", "attempt", "started", "reason")},
+        )
+        metrics.add_metric(name=m.FILES_HANDED_OFF, unit=MetricUnit.Count, value=1)
+        return
     if status == "skipped":
         logger.info("skipped duplicate delivery", extra={"reason": result["reason"]})
         metrics.add_metric(name=m.FILES_SKIPPED, unit=MetricUnit.Count, value=1)

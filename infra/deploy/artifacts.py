@@ -20,7 +20,7 @@ from infra.deploy.config import Config
 
 # The bootstrap template's lifecycle rule filters on this tag (a test keeps them equal).
 UNUSED_TAG = {"Key": "artifact-state", "Value": "unused"}
-PREFIXES = ("function/", "functions/", "layers/")  # what the deployer uploads
+PREFIXES = ("function/", "functions/", "layers/", "statemachines/")  # what the deployer uploads
 
 Say = Callable[[str], None]
 

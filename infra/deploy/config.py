@@ -43,6 +43,9 @@ class Config:
     concurrency: int = 0
     noncurrent_days: int = 30
     log_level: str = "INFO"
+    fanout_threshold_mb: str = "auto"  # FANOUT_THRESHOLD_MB, RANGE_MB, FANOUT_MAX_CONCURRENCY:
+    range_mb: int = 64  # the function's settings of the same names (csv_sentiment/settings.py)
+    fanout_max_concurrency: int = 100
     pins: dict[str, str] = field(default_factory=dict)  # layer name -> version number or ARN
     empty_buckets: bool = False
     build_dir: Path = ROOT / "build"
@@ -75,6 +78,7 @@ class Config:
         (docs/deploy.md lists them; a test checks the list)."""
         r = EnvReader(os.environ if environ is None else environ)
         d = cls()  # the defaults, declared once above
+        concurrency = r.integer("CONCURRENCY", d.concurrency, 0, 100_000)
         return cls(
             stack=r.stack("STACK", d.stack),
             runtime=r.choice("RUNTIME", d.runtime, tuple(RUNTIMES)),
@@ -85,7 +89,10 @@ class Config:
             scoring_engine=r.choice("SCORING_ENGINE", d.scoring_engine, ENGINES, lower=True),
             scoring_workers=r.workers("SCORING_WORKERS", d.scoring_workers),
             alarm_email=r.email("ALARM_EMAIL"),
-            concurrency=r.integer("CONCURRENCY", d.concurrency, 0, 100_000),
+            concurrency=concurrency,
+            fanout_threshold_mb=r.auto_integer("FANOUT_THRESHOLD_MB", 1, 10_485_760),
+            range_mb=r.integer("RANGE_MB", d.range_mb, 1, 4096),
+            fanout_max_concurrency=_fanout_max_concurrency(r, concurrency),
             noncurrent_days=r.integer("NONCURRENT_DAYS", d.noncurrent_days, 1, 3650),
             log_level=r.choice("LOG_LEVEL", d.log_level, LOG_LEVELS, upper=True),
             pins=parse_pins(r.text("PIN_LAYERS")),
@@ -182,8 +189,27 @@ class EnvReader:
             raise self._fail(name, value, "an e-mail address, or empty for no alarm e-mails")
         return value
 
+    def auto_integer(self, name: str, low: int, high: int) -> str:
+        if self.text(name).lower() in ("", "auto"):
+            return "auto"
+        return str(self.integer(name, low, low, high))
+
     def path(self, name: str, default: Path) -> Path:
         return Path(self.text(name)) if self.text(name) else default
+
+
+def _fanout_max_concurrency(r: EnvReader, concurrency: int) -> int:
+    """Unset, it follows a reserved concurrency down; set above it, it is an error (the ranges
+    would be throttled)."""
+    default = min(100, concurrency) if concurrency else 100
+    value = r.integer("FANOUT_MAX_CONCURRENCY", default, 1, 10_000)
+    if concurrency and value > concurrency:
+        raise DeployError(
+            f"FANOUT_MAX_CONCURRENCY={value} is above CONCURRENCY={concurrency}, the "
+            "function's reserved concurrency: the ranges would be throttled",
+            f"set FANOUT_MAX_CONCURRENCY to at most {concurrency}",
+        )
+    return value
 
 
 def parse_pins(text: str) -> dict[str, str]:

@@ -5,10 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import boto3
 import botocore.exceptions
 
 from infra import layerdescription
-from infra.deploy import artifacts, contract, layers, limits, package, stacks, templates
+from infra.deploy import (
+    artifacts,
+    contract,
+    layers,
+    limits,
+    memory,
+    package,
+    stacks,
+    statemachines,
+    templates,
+)
 from infra.deploy.aws import Aws
 from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
@@ -35,6 +46,7 @@ class DeployReport:
 
 def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report = DeployReport()
+    memory.check(cfg, say)  # first: a MEMORY the function would refuse at every cold start
     zips = package.build_all(cfg.functions_dir, cfg.build_dir / "functions")
     for name, art in zips.items():
         say(f"function {name}: {art.path} ({art.size} bytes, {art.sha256[:12]}…)")
@@ -112,13 +124,19 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         "ScoringWorkers": cfg.scoring_workers,
         "LogLevel": cfg.log_level,
         "AlarmEmail": cfg.alarm_email,
+        "FanoutThresholdMb": cfg.fanout_threshold_mb,
+        "RangeMb": str(cfg.range_mb),
+        "FanoutMaxConcurrency": str(cfg.fanout_max_concurrency),
         **contract.alarm_parameters(cfg.function_dir),
+        **statemachines.upload(aws.s3, bucket, tmpl, say),
     }
     app = stacks.deploy(aws.cfn, cfg.app_stack, body, tmpl, params, say, cfg.poll_seconds, local)
     report.stacks[app.name] = app.action
     report.outputs = app.outputs
     if local:
         _versioning_moto_skips(aws, report.outputs, say)
+        sfn = boto3.client("stepfunctions", region_name=aws.region)
+        statemachines.make_executable(sfn, aws.cfn, cfg.app_stack, say)
     # Only now, with every stack settled: what no current stack names may expire.
     artifacts.mark_unused(aws.s3, bucket, artifacts.in_use(aws.cfn, cfg), say)
 

@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help=argparse.SUPPRESS)
     serve.add_argument("--endpoint", required=True)
     serve.add_argument("--run-dir", type=Path, required=True)
+    serve.add_argument("--lambda-port", type=int, default=0)
     args = parser.parse_args(argv)
 
     from infra.local import background, demo
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         return background.down()
     if args.command == "logs":
         return background.logs(args.function)
-    return background.serve(args.endpoint, args.run_dir)
+    return background.serve(args.endpoint, args.run_dir, args.lambda_port)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ def up() -> int:
                     moto.url,
                     "--run-dir",
                     str(UP_DIR),
+                    "--lambda-port",
+                    str(moto.lambda_port),
                 ],
                 cwd=ROOT,
                 stdout=log,
@@ -77,6 +79,7 @@ def up() -> int:
                 "input_bucket": outputs["InputBucketName"],
                 "output_bucket": outputs["OutputBucketName"],
                 "function": outputs["FunctionName"],
+                "state_machine": outputs.get("FanoutStateMachineArn", ""),
                 "lambda_endpoint": (UP_DIR / "ready").read_text().strip(),
             }
             UP_FILE.write_text(json.dumps(state, indent=2))
@@ -114,6 +117,10 @@ def _usage(state: dict) -> None:
   redeploy:        make deploy, after the export above (the service picks up the change)
   Lambda API:      AWS_ENDPOINT_URL_LAMBDA={state["lambda_endpoint"]} (invoke the served functions;
                    e.g. `AWS_ENDPOINT_URL_LAMBDA=… make redrive` after the export above)
+  big files:       above FANOUT_THRESHOLD_MB a file goes to the state machine
+                   {state.get("state_machine", "")}
+                   (`aws stepfunctions list-executions --state-machine-arn …` shows its runs;
+                   make local-up FANOUT_THRESHOLD_MB=1 RANGE_MB=1 to see it with a few MB)
   stop:            make local-down
 """)
 
@@ -169,8 +176,10 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def serve(endpoint: str, run_dir: Path) -> int:
-    """The background service of `make local-up` (stopped by SIGTERM from `make local-down`)."""
+def serve(endpoint: str, run_dir: Path, lambda_port: int = 0) -> int:
+    """The background service of `make local-up` (stopped by SIGTERM from `make local-down`).
+    Its Lambda API listens on `lambda_port`, where the endpoint's Step Functions interpreter
+    sends its Lambda tasks."""
     from infra.local.service import LocalLambdaService
 
     env = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
@@ -179,7 +188,7 @@ def serve(endpoint: str, run_dir: Path) -> int:
     api = None
     try:
         service.start()
-        api = InvokeApi(service).start()
+        api = InvokeApi(service, port=lambda_port).start()
         (run_dir / "ready.tmp").write_text(api.url)
         os.replace(run_dir / "ready.tmp", run_dir / "ready")  # whole, or not at all
         while True:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import signal
 import sys
@@ -19,18 +20,29 @@ from infra.local.steps import StepFailed, Steps, fail, say
 EXAMPLE = ROOT / "examples" / "reviews.csv"
 
 
+# The demo lowers the fan-out threshold so that a few MB show a fan-out (1 MB ranges);
+# FANOUT_THRESHOLD_MB / RANGE_MB in the environment (make demo FANOUT_THRESHOLD_MB=…) win.
+DEMO_FANOUT = {"FANOUT_THRESHOLD_MB": "1", "RANGE_MB": "1"}
+DEMO_BIG_BYTES = 3 * 1024 * 1024
+
+
 def demo() -> int:
-    steps = Steps(total=11)
+    steps = Steps(total=12)
     run_dir = STATE / "demo"
     shutil.rmtree(run_dir, ignore_errors=True)
-    moto = service = None
+    moto = service = api = None
     signal.signal(signal.SIGTERM, interrupt)
+    for name, value in DEMO_FANOUT.items():
+        os.environ.setdefault(name, value)
     try:
         moto, env = build_and_deploy(steps, run_dir)
         with steps.step("local Lambda service (template-driven, RIE + awslambdaric)"):
+            from infra.local.invokeapi import InvokeApi
             from infra.local.service import LocalLambdaService
 
             service = LocalLambdaService(env, CACHE, run_dir=run_dir, say=say).start()
+            # Where the endpoint's Step Functions interpreter sends its Lambda tasks.
+            api = InvokeApi(service, port=moto.lambda_port).start()
             outputs = app_outputs(env)
             function = outputs["FunctionName"]
             if function not in service.served:
@@ -65,6 +77,12 @@ def demo() -> int:
             from infra.local import insights
 
             insights.show(service, outputs, key.removeprefix("input/"))
+        threshold = os.environ["FANOUT_THRESHOLD_MB"]
+        with steps.step(
+            f"a file above the fan-out threshold (FANOUT_THRESHOLD_MB={threshold}): byte "
+            "ranges scored in parallel by Step Functions"
+        ):
+            _show_fanout(service, outputs, function)
     except StepFailed as exc:
         return fail(exc)
     except KeyboardInterrupt:
@@ -72,6 +90,8 @@ def demo() -> int:
         return 130
     finally:
         print(f"\n==> [{steps.total}/{steps.total}] stop the service and the endpoint", flush=True)
+        if api:
+            api.stop()
         if service:
             service.stop()
         if moto:
@@ -108,6 +128,40 @@ def _show_results(s3: Any, outputs: dict, key: str, run_dir: Path, function: str
         print("    " + line)
     print(f"\n  the function's log lines ({function}, request {rid}):")
     _print_logs(run_dir, function, rid)
+
+
+def _show_fanout(service: Any, outputs: dict, function: str) -> None:
+    """Upload a few MB (the example's rows, repeated), follow the execution the function
+    starts, and show that the result is what one invocation writes."""
+    from infra.local import executions
+
+    s3, inp, out = service.clients.s3, outputs["InputBucketName"], outputs["OutputBucketName"]
+    header, _, rows = EXAMPLE.read_bytes().partition(b"\n")
+    body = header + b"\n" + rows * (DEMO_BIG_BYTES // len(rows) + 1)
+    s3.put_object(Bucket=inp, Key="input/reviews-big.csv", Body=body)
+    say(f"s3://{inp}/input/reviews-big.csv ({len(body)} bytes)")
+    if not service.wait_idle(timeout=120):
+        raise StepFailed("fan-out", "the upload was not handled within 120 s; see `make logs`")
+    event = [e for e in service.events if e.function == function][-1]
+    result = json.loads(event.attempts[-1].payload or b"{}").get("results", [{}])[0]
+    if result.get("status") != "handed-off":
+        raise StepFailed("fan-out", f"the function did not hand the file off: {result}")
+    say(f"{function}: handed off ({result['reason']})")
+    say(f"execution {result['execution_arn']}")
+    sfn = executions.client(service.endpoint_env)
+    status = executions.watch(sfn, result["execution_arn"], say,
+                              names=("count ranges", "score ranges"))  # fmt: skip
+    if status != "SUCCEEDED":
+        raise StepFailed("fan-out", f"the execution ended {status}; see `make logs`")
+    report = json.loads(s3.get_object(Bucket=out, Key="reports/reviews-big.csv.json")["Body"]
+                        .read())  # fmt: skip
+    fan = report["fanout"]
+    say(f"s3://{out}/scored/reviews-big.csv: {report['rows']['total']} rows from "
+        f"{fan['ranges']} ranges ({', '.join(f'{s:.1f}s' for s in fan['range_seconds'])}), "
+        f"assembled in {fan['assemble_seconds']:.1f}s; labels "
+        + ", ".join(f"{k} {v}" for k, v in report["labels"].items() if v))  # fmt: skip
+    left = s3.list_objects_v2(Bucket=out, Prefix="tmp/").get("KeyCount", 0)
+    say(f"temporary objects left under tmp/: {left}")
 
 
 def _print_logs(run_dir: Path, function: str, rid: str) -> None:

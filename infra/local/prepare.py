@@ -8,9 +8,11 @@ import os
 import sys
 from pathlib import Path
 
+from infra.deploy import memory
 from infra.deploy.config import Config
+from infra.deploy.errors import DeployError
 from infra.endpoint import MotoServer, start_moto_server
-from infra.local.steps import Steps, say
+from infra.local.steps import StepFailed, Steps, say
 
 ROOT = Path(__file__).resolve().parents[2]
 # Runs (logs, pids, up.json) go under LOCAL_STATE_DIR (default .local/) so that tests can run
@@ -39,6 +41,12 @@ def isolated_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def build_and_deploy(steps: Steps, run_dir: Path) -> tuple[MotoServer, dict[str, str]]:
     """Steps shared by demo and up: layers, function, runtime, endpoint, deploy."""
+    # What `make deploy` refuses without AWS (its variables, a MEMORY the function would refuse
+    # at every cold start) is refused before minutes of building, not at the deploy step.
+    try:
+        memory.check(Config.from_env(), say)
+    except DeployError as exc:
+        raise StepFailed("settings", str(exc)) from exc
     runtime, arch, stack = _settings()
     py = sys.executable
     with steps.step(f"layers for {runtime}/{arch} (`make layers`; unchanged layers are reused)"):

@@ -79,6 +79,11 @@ def test_first_deploy_creates_every_stack_and_the_function_as_declared(aws, make
         "POWERTOOLS_SERVICE_NAME": metrics.DEFAULT_SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": metrics.DEFAULT_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        "FANOUT_THRESHOLD_MB": "auto",
+        "RANGE_MB": "64",
+        "FANOUT_MAX_CONCURRENCY": "100",
+        "FANOUT_STATE_MACHINE_ARN": f"arn:aws:states:{aws.region}:{aws.account}:stateMachine:"
+        f"{cfg.app_stack}-fanout",
     }
     # moto implements the function itself: same handler, runtime and environment.
     live = aws.lam.get_function(FunctionName=outputs["FunctionName"])["Configuration"]
@@ -159,6 +164,7 @@ def test_role_policy_as_moto_stores_it(aws, make_config, log):
         f"arn:aws:s3:::{outputs}/{prefix}/*" for prefix in ("scored", "reports", "errors")
     ]
     # AWS's LogGroup Arn attribute ends with ":*", moto's does not.
+    assert by_sid["FanoutTemporaryObjects"]["Resource"] == f"arn:aws:s3:::{outputs}/tmp/fanout/*"
     log_group = by_sid["OwnLogs"]["Resource"].split(":log-group:")[1].removesuffix(":*")
     assert log_group == f"/aws/lambda/{cfg.app_stack}-score"
     assert by_sid["FailureDestination"]["Resource"] == app["event_invoke_config"]["on_failure"]

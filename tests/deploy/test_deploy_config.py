@@ -39,11 +39,21 @@ def test_defaults_match_the_documented_ones():
         ("PIN_LAYERS", "pandas=latest", "PIN_LAYERS"),
         ("SCORING_ENGINE", "turbo", "SCORING_ENGINE"),
         ("SCORING_WORKERS", "17", "SCORING_WORKERS"),
+        ("FANOUT_THRESHOLD_MB", "big", "FANOUT_THRESHOLD_MB"),
+        ("RANGE_MB", "0", "RANGE_MB"),
+        ("FANOUT_MAX_CONCURRENCY", "0", "FANOUT_MAX_CONCURRENCY"),
     ],
 )
 def test_an_invalid_setting_is_named(name, value, fragment):
     with pytest.raises(DeployError, match=fragment):
         Config.from_env({name: value})
+
+
+def test_fanout_concurrency_stays_within_the_reserved_concurrency():
+    assert Config.from_env({"CONCURRENCY": "5"}).fanout_max_concurrency == 5
+    assert Config.from_env({}).fanout_max_concurrency == 100
+    with pytest.raises(DeployError, match="FANOUT_MAX_CONCURRENCY=10 is above CONCURRENCY=5"):
+        Config.from_env({"CONCURRENCY": "5", "FANOUT_MAX_CONCURRENCY": "10"})
 
 
 def test_pins_take_version_numbers_or_arns():

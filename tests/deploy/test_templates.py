@@ -82,6 +82,10 @@ def test_role_grants_exactly_what_the_function_does_and_no_wildcard_action(app):
         "MissingKeysAre404Not403": ["s3:ListBucket"],
         "OwnLogs": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "FailureDestination": ["sqs:SendMessage"],
+        "HandOffBigFiles": ["states:StartExecution"],
+        "AttemptsOfBigFiles": ["states:DescribeExecution"],
+        "FanoutTemporaryObjects": sorted(["s3:PutObject", "s3:GetObject", "s3:DeleteObject",
+                                          "s3:AbortMultipartUpload"]),
     }  # fmt: skip
     assert all(s["Effect"] == "Allow" for s in statements.values())
     assert not [a for acts in actions.values() for a in acts if "*" in a]
@@ -93,6 +97,10 @@ def test_role_grants_exactly_what_the_function_does_and_no_wildcard_action(app):
     assert _output_prefixes(statements["ReadPreviousResults"]) == ["reports", "errors"]
     assert _output_prefixes(statements["RemoveStaleErrors"]) == ["errors"]
     assert _output_prefixes(statements["AbortScoredUpload"]) == ["scored"]
+    # The fan-out: its temporary objects only, and its own state machine's executions.
+    assert _output_prefixes(statements["FanoutTemporaryObjects"]) == ["tmp/fanout"]
+    fanout = ":stateMachine:${AWS::StackName}-fanout"
+    assert statements["HandOffBigFiles"]["Resource"]["Fn::Sub"].endswith(fanout)
 
 
 def test_trigger_is_object_created_under_the_prefix_for_csv_and_csv_gz(app):

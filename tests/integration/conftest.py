@@ -129,7 +129,7 @@ def local(built_artifacts, tmp_path_factory) -> Local:
         )
         service.start()
         assert not service.problems, service.problems
-        api = InvokeApi(service).start()
+        api = InvokeApi(service, port=moto.lambda_port).start()
         yield Local(env, service, s3, sqs, app_outputs_for(env, STACK), probe, api.url)
     finally:
         if api:

@@ -41,14 +41,18 @@ def test_make_demo_shows_the_pipeline_working_and_stops_everything(built_artifac
     done = _local("demo", tmp_path)
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-2000:]
-    headers = re.findall(r"^==> \[(\d+)/11\] ", out, re.M)
-    assert headers == [str(i) for i in range(1, 12)]
+    headers = re.findall(r"^==> \[(\d+)/12\] ", out, re.M)
+    assert headers == [str(i) for i in range(1, 13)]
     assert "s3://cmdtest-app-out-123456789012-us-east-1/scored/reviews.csv" in out
     assert (
         "first rows of" in out
         and "label counts: positive 22, negative 11, neutral 8, none 1" in out
     )
     assert '"status": "succeeded"' in out  # the run report
+    # The fan-out: handed off, progress of the ranges, assembled, nothing left behind.
+    assert "handed off (" in out and "[succeeded] score ranges: 4 done, 0 running" in out
+    assert re.search(r"scored/reviews-big\.csv: \d+ rows from 4 ranges", out)
+    assert "temporary objects left under tmp/: 0" in out
     assert re.search(r"START RequestId: \S+ Version: \$LATEST", out)
     assert re.search(r"REPORT RequestId: \S+\tInit Duration: [\d.]+ ms\tDuration", out)
     # Where the insights page is: its key, a presigned URL that opens it, a local copy.

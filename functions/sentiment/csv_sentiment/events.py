@@ -10,7 +10,7 @@ from urllib.parse import unquote_plus
 
 from csv_sentiment.errors import MalformedEvent
 
-OUTPUT_PREFIXES = ("scored/", "reports/", "errors/")
+OUTPUT_PREFIXES = ("scored/", "reports/", "errors/", "tmp/")  # tmp/: the fan-out's ranges
 MAX_KEY_BYTES = 1024  # S3's limit on the UTF-8 length of a key
 
 

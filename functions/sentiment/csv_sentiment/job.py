@@ -74,6 +74,7 @@ class Job:
     scorer: BatchScorer
     request_id: str = "-"
     remaining_ms: Callable[[], int] = lambda: 900_000
+    fanout: object | None = None  # fanout.Fanout: hands a file too big for one invocation on
 
     def process(self, ref: ObjectRef) -> Result:
         started = time.monotonic()
@@ -95,11 +96,16 @@ class Job:
                     "source": source_of(src),
                     "outputs": {"scored": keys.scored, "report": keys.report},
                 }
+            if self.fanout and (why := self.fanout.too_big(src)):
+                return self.fanout.hand_off(src, config, column_setting, why)
             opened = self._open_records(src, column_setting)
             counts, bytes_written, summary = self._pipeline(opened, keys)
         except Superseded as exc:
             return {"status": "superseded", "reason": exc.message, "source": source_of(src or ref)}
         except InputError as exc:
+            if isinstance(exc, TimeBudgetExceeded) and self.fanout and self.fanout.enabled():
+                why = f"ran out of time in one invocation: {exc.message}"
+                return self.fanout.hand_off(src, config, column_setting, why)
             document = self._error_report(exc, src or ref, keys, started)
             s3io.put_json(self.s3, settings.output_bucket, keys.error, document)
             return document

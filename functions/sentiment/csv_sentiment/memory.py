@@ -6,6 +6,11 @@ one record (Settings.record_limit_bytes, counted while it is parsed), the batche
 add up to at worst is compared with the function's memory size at cold start, so settings that
 could not fit fail there, naming the variables, instead of a file being killed for memory and
 retried with no error report. The fixed figures are measured (`make bench`, hostile inputs).
+
+Only the standard library and the package's own small modules are imported here (s3io takes
+its buffer sizes from this module, not the other way round): `make deploy` runs this arithmetic
+in an interpreter without site-packages (infra/deploy/memory.py) to refuse a MEMORY that the
+function would refuse at every cold start.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from csv_sentiment.errors import SettingsError
-from csv_sentiment.s3io import READ_CHUNK, UPLOADS_IN_FLIGHT
 
 if TYPE_CHECKING:
     from csv_sentiment.settings import Settings
 
 _MIB = 1024 * 1024
+READ_CHUNK = 1024 * 1024  # s3io reads the source in chunks of this many bytes
+UPLOADS_IN_FLIGHT = 3  # s3io's parts uploading at once: one slow part does not stall scoring
 BASE_MB = 130  # interpreter, boto3, Powertools, the engine with its word memos full
 WORKER_MB = 90  # each worker process (SCORING_WORKERS > 1): interpreter and engine
 READ_BYTES = 10 * READ_CHUNK + 4 * READ_CHUNK  # read-ahead and inflate; one decoded chunk

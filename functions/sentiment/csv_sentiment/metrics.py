@@ -12,6 +12,7 @@ SERVICE_DIMENSION = "service"  # Powertools adds it to every metric
 FILES_SCORED = "FilesScored"
 FILES_FAILED = "FilesFailed"
 FILES_SKIPPED = "FilesSkipped"
+FILES_HANDED_OFF = "FilesHandedOff"  # to the fan-out state machine (too big for one invocation)
 FILES_SUPERSEDED = "FilesSuperseded"  # an event for a version that is no longer current
 EVENTS_MALFORMED = "EventsMalformed"
 RECURSION_REFUSED = "RecursionRefused"
@@ -25,6 +26,7 @@ ALL = (
     FILES_SCORED,
     FILES_FAILED,
     FILES_SKIPPED,
+    FILES_HANDED_OFF,
     FILES_SUPERSEDED,
     EVENTS_MALFORMED,
     RECURSION_REFUSED,

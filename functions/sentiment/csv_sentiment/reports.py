@@ -126,7 +126,18 @@ class SupersededResult(TypedDict):
     source: Source
 
 
-Result = RunReport | ErrorReport | SkippedResult | SupersededResult
+class HandedOffResult(TypedDict):
+    """Too big for one invocation: an execution of the fan-out state machine scores it."""
+
+    status: str  # "handed-off"
+    execution_arn: str
+    attempt: int
+    started: bool  # False: that attempt was already running or done (a duplicate event)
+    reason: str
+    source: Source
+
+
+Result = RunReport | ErrorReport | SkippedResult | SupersededResult | HandedOffResult
 
 
 def source_of(obj: SourceLike) -> Source:

@@ -29,10 +29,9 @@ from csv_sentiment.errors import (
     Superseded,
     TransientError,
 )
+from csv_sentiment.memory import READ_CHUNK, UPLOADS_IN_FLIGHT
 
-READ_CHUNK = 1024 * 1024
 _READ_AHEAD = 8  # chunks buffered by the reader thread: bounded memory
-UPLOADS_IN_FLIGHT = 3  # parts uploading at once: one slow part does not stall scoring
 _RESUMES = 3  # a broken stream is resumed with a ranged GET this many times
 _TRANSIENT_CODES = {
     "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",

@@ -24,13 +24,18 @@ FULL_VCPU_MB = 1769  # Lambda gives one vCPU per 1,769 MB of memory
 MAX_LAMBDA_VCPUS = 6
 
 
+def lambda_vcpus(memory_mb: int) -> int:
+    """The vCPUs Lambda gives a function of this memory size (`make deploy` asks too)."""
+    return max(1, min(MAX_LAMBDA_VCPUS, math.ceil(memory_mb / FULL_VCPU_MB)))
+
+
 def auto_workers(environ=os.environ) -> int:
     """The vCPUs the function's memory size gives (Lambda sets the memory in the env)."""
     cpus = os.cpu_count() or 1
     memory = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
     if not memory or not memory.isdigit():
         return cpus
-    return max(1, min(cpus, MAX_LAMBDA_VCPUS, math.ceil(int(memory) / FULL_VCPU_MB)))
+    return min(cpus, lambda_vcpus(int(memory)))
 
 
 class _Done:

@@ -1,0 +1,377 @@
+"""The fan-out end to end: the real state machine definition executed by moto's Step Functions
+interpreter, whose Lambda tasks reach the function's code in this process (the integration tier
+runs the same through the real runtime). Byte identity with one invocation, failures, duplicate
+events and retries."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+
+from csv_sentiment import fanout, s3io
+from csv_sentiment.engine import load_engine
+from csv_sentiment.events import records
+from csv_sentiment.settings import Settings
+from csv_sentiment.workers import InProcess
+from infra.deploy import statemachines
+from tests.functional.s3_harness import event_for
+
+pytestmark = pytest.mark.slow  # each test runs the state machine on a file of a few MB
+FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:fanout-test"
+
+
+class _Lambda:
+    """Lambda's Invoke API for the fan-out steps, answering as Lambda does (an exception becomes
+    X-Amz-Function-Error with errorType = the exception's class name)."""
+
+    def __init__(self, port: int, make):
+        self.make, self.calls, self.fail_index = make, [], None
+        self.errors: list = []
+        self.before: dict = {}  # payload kind -> called before that step runs
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.calls.append(event)
+                error = None
+                try:
+                    body = outer.invoke(event)
+                except Exception as exc:  # what the Lambda runtime does with an exception
+                    error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+                    outer.errors.append((event.get("kind"), error))
+                data = json.dumps(error or body).encode()
+                self.send_response(200)
+                if error:
+                    self.send_header("X-Amz-Function-Error", "Unhandled")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def invoke(self, event):
+        if event["kind"] in self.before:
+            self.before.pop(event["kind"])()
+        item = (event.get("input") or {}).get("item") or {}
+        if event["kind"] == fanout.RANGE and item.get("index") == self.fail_index:
+            raise s3io.TransientError("injected: S3 kept failing for this range")
+        return self.make().handle(event)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return InProcess(load_engine("fast"))
+
+
+@pytest.fixture
+def aws_env(moto_server, monkeypatch):
+    for name, value in moto_server.env().items():
+        monkeypatch.setenv(name, value)
+    return moto_server
+
+
+@pytest.fixture
+def setup(aws_env, scorer):
+    s3 = boto3.client("s3", config=s3io.client_config())
+    sfn = boto3.client("stepfunctions")
+    suffix = uuid.uuid4().hex[:10]
+    buckets = {"input": f"in-{suffix}", "output": f"out-{suffix}"}
+    for name in buckets.values():
+        s3.create_bucket(Bucket=name)
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    text = statemachines.definitions()["fanout"].read_text()
+    definition = statemachines.substitute(text, {"FunctionArn": FUNCTION})
+    arn = sfn.create_state_machine(
+        name=f"fanout-{suffix}", definition=definition,
+        roleArn="arn:aws:iam::123456789012:role/fanout",
+    )["stateMachineArn"]  # fmt: skip
+    env = {"OUTPUT_BUCKET": buckets["output"], "RANGE_MB": "1", "FANOUT_THRESHOLD_MB": "1",
+           "FANOUT_STATE_MACHINE_ARN": arn, "FANOUT_MAX_CONCURRENCY": "16"}  # fmt: skip
+    settings = Settings.from_env(env)
+
+    def make():
+        return fanout.Fanout(settings, s3, scorer, "req-fanout", lambda: 900_000, sfn=sfn)
+
+    served = _Lambda(aws_env.lambda_port, make)
+    yield _Env(s3, sfn, buckets, settings, scorer, make, served)
+    served.stop()
+
+
+class _Env:
+    def __init__(self, s3, sfn, buckets, settings, scorer, make, served):
+        self.s3, self.sfn, self.buckets, self.settings = s3, sfn, buckets, settings
+        self.scorer, self.make, self.served = scorer, make, served
+
+    def put(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=self.buckets["input"], Key=key, Body=body)
+
+    def job(self, with_fanout: bool = True):
+        from csv_sentiment.job import Job
+
+        settings = self.settings
+        if not with_fanout:
+            from dataclasses import replace
+
+            settings = replace(settings, fanout_state_machine_arn="")
+        return Job(settings, self.s3, self.scorer, "req-one", lambda: 900_000,
+                   fanout=self.make() if with_fanout else None)  # fmt: skip
+
+    def process(self, key: str, with_fanout: bool = True) -> dict:
+        (ref,) = records(event_for(self.s3, self.buckets["input"], key))
+        return self.job(with_fanout).process(ref)
+
+    def wait(self, arn: str, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = self.sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                events = self.sfn.get_execution_history(executionArn=arn)["events"]
+                described["failures"] = [
+                    {k: v for k, v in e.items() if k.endswith("FailedEventDetails")}
+                    for e in events
+                    if e["type"].endswith("Failed")
+                ]
+                return described
+            time.sleep(0.2)
+        raise AssertionError(f"{arn} still running after {timeout} s")
+
+    def get(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=self.buckets["output"], Key=key)["Body"].read()
+
+    def listing(self, prefix: str = "") -> list[str]:
+        out = self.s3.list_objects_v2(Bucket=self.buckets["output"], Prefix=prefix)
+        return sorted(o["Key"] for o in out.get("Contents", []))
+
+    def open_uploads(self) -> list:
+        return self.s3.list_multipart_uploads(Bucket=self.buckets["output"]).get("Uploads", [])
+
+
+def _corpus_with_edges(corpus: bytes, copies: int) -> bytes:
+    """The corpus repeated, with records that make raw edges interesting: quoted newlines,
+    CRLF, doubled quotes and multi-byte characters, spread through the file."""
+    header, _, body = corpus.partition(b"\n")
+    extra = (
+        'x,e1,0,"a review\nthat spans\r\nthree lines, ""quoted"" and caf\u00e9 \U0001f600"\n'
+        "x,e2,0,=SUM(A1) \u2603 na\u00efve\r\n"
+    ).encode()
+    return header + b"\n" + (body.rstrip(b"\n") + b"\n" + extra) * copies
+
+
+def test_a_multi_range_file_is_byte_identical_to_one_invocation(setup, corpus_path):
+    data = _corpus_with_edges(corpus_path.read_bytes(), 2)  # ~6.4 MB: 7 ranges of 1 MB
+    setup.put("input/big.csv", data)
+    single = setup.process("input/big.csv", with_fanout=False)
+    assert single["status"] == "succeeded"
+    expected = setup.get("scored/big.csv")
+
+    handed = setup.process("input/big.csv")
+    assert handed["status"] == "skipped"  # same object, same configuration: a duplicate
+    setup.s3.delete_object(Bucket=setup.buckets["output"], Key="reports/big.csv.json")
+    handed = setup.process("input/big.csv")
+    assert handed["status"] == "handed-off" and handed["started"] and handed["attempt"] == 1
+    assert "above the fan-out threshold" in handed["reason"]
+    done = setup.wait(handed["execution_arn"])
+    assert done["status"] == "SUCCEEDED", (done.get("failures"), setup.served.errors[:3])
+    assert setup.get("scored/big.csv") == expected
+    report = json.loads(setup.get("reports/big.csv.json"))
+    assert report["rows"] == single["rows"] and report["labels"] == single["labels"]
+    assert report["fanout"]["ranges"] == 7 == len(report["fanout"]["range_seconds"])
+    assert report["fanout"]["execution"] == handed["execution_arn"]
+    assert sum(report["fanout"]["range_bytes"]) == len(data)
+    assert {k: report[k] for k in ("text_column", "encoding", "delimiter", "config")} == {
+        k: single[k] for k in ("text_column", "encoding", "delimiter", "config")
+    }
+    assert setup.listing("tmp/") == [] and setup.open_uploads() == []
+
+    # The same event again, while or after the attempt ran: nothing new starts.
+    again = setup.job().fanout.hand_off(
+        s3io.head_source(setup.s3, setup.buckets["input"], "input/big.csv", None),
+        single["config"], "", "test",
+    )  # fmt: skip
+    assert again["execution_arn"] == handed["execution_arn"] and not again["started"]
+
+
+def test_parts_of_five_mib_and_more_are_copied_server_side(setup, corpus_path):
+    from dataclasses import replace
+
+    setup.settings = replace(setup.settings, range_bytes=6 * 1024 * 1024)
+    data = _corpus_with_edges(corpus_path.read_bytes(), 4)  # ~12.8 MB: 3 ranges of 6 MB
+    setup.put("input/parts.csv", data)
+    expected_rows = setup.process("input/parts.csv", with_fanout=False)["rows"]
+    expected = setup.get("scored/parts.csv")
+    setup.s3.delete_object(Bucket=setup.buckets["output"], Key="reports/parts.csv.json")
+    handed = setup.process("input/parts.csv")
+    assert setup.wait(handed["execution_arn"])["status"] == "SUCCEEDED"
+    assert setup.get("scored/parts.csv") == expected
+    assert json.loads(setup.get("reports/parts.csv.json"))["rows"] == expected_rows
+    head = setup.s3.head_object(Bucket=setup.buckets["output"], Key="scored/parts.csv")
+    assert head["ETag"].strip('"').endswith("-3")  # one part per range output (>= 5 MiB)
+
+
+def _bad_file(corpus: bytes) -> tuple[bytes, int]:
+    header, _, body = corpus.partition(b"\n")
+    lines = body.split(b"\n")
+    bad_line = 1 + 20_000 + 1  # header, 20,000 records, then the bad one
+    bad = b"x,bad,0,too,many,fields"
+    return header + b"\n" + b"\n".join([*lines[:20_000], bad, *lines[20_000:]]), bad_line
+
+
+def test_a_failing_range_fails_the_file_cleanly(setup, corpus_path):
+    old = b"dataset,id,human_mean,text\nx,1,0,previous upload\n"
+    setup.put("input/bad.csv", old)
+    assert setup.process("input/bad.csv")["status"] == "succeeded"  # small: one invocation
+    previous = setup.get("scored/bad.csv")
+
+    data, bad_line = _bad_file(corpus_path.read_bytes())
+    setup.put("input/bad.csv", data)
+    handed = setup.process("input/bad.csv")
+    done = setup.wait(handed["execution_arn"])
+    assert done["status"] == "FAILED" and done.get("error") == "FileFailed"
+    error = json.loads(setup.get("errors/bad.csv.json"))
+    assert error["error"]["code"] == "malformed_row" and error["error"]["line"] == bad_line
+    assert f"line {bad_line} has 6 fields" in error["error"]["message"]
+    assert error["fanout"]["execution"] == handed["execution_arn"]
+    assert setup.get("scored/bad.csv") == previous  # the previous result stays
+    assert setup.listing("tmp/") == [] and setup.open_uploads() == []
+
+
+def test_a_failed_attempt_can_be_retried(setup, corpus_path):
+    data = _corpus_with_edges(corpus_path.read_bytes(), 1)
+    setup.put("input/retry.csv", data)
+    setup.served.fail_index = 1  # range 1 fails (a transient error, retried, then given up)
+    first = setup.process("input/retry.csv")
+    done = setup.wait(first["execution_arn"], timeout=180)
+    assert done["status"] == "FAILED"
+    assert "scored/retry.csv" not in setup.listing("scored/")
+    assert setup.listing("tmp/") == [] and setup.open_uploads() == []
+    assert "errors/retry.csv.json" not in setup.listing("errors/")  # not the file's fault
+
+    setup.served.fail_index = None  # the redelivered event starts attempt 2
+    second = setup.process("input/retry.csv")
+    assert second["attempt"] == 2 and second["started"]
+    assert setup.wait(second["execution_arn"])["status"] == "SUCCEEDED"
+    rows = setup.get("scored/retry.csv").decode().count("\n")
+    assert rows > 4000
+
+
+def test_a_non_rfc_quote_that_breaks_the_cut_is_a_clear_error(setup, corpus_path):
+    header, _, body = corpus_path.read_bytes().partition(b"\n")
+    lines = body.split(b"\n")
+    # A stray quote in an unquoted cell, and quoted newlines throughout: from the stray quote
+    # on, the counted parity is the opposite of the parser's, so a cut lands inside a field.
+    stray = b'x,s,0,a 32" TV'
+    quoted = b'x,q,0,"line one\nline two"'
+    mixed = [*lines[:100], stray]
+    for i in range(100, len(lines), 50):
+        mixed += [*lines[i : i + 50], quoted]
+    setup.put("input/stray.csv", header + b"\n" + b"\n".join(mixed))
+    handed = setup.process("input/stray.csv")
+    assert setup.wait(handed["execution_arn"])["status"] == "FAILED"
+    error = json.loads(setup.get("errors/stray.csv.json"))["error"]
+    assert error["code"] == "malformed_row" and "RFC 4180" in error["expected"]
+    assert "quote" in error["message"] and error["line"] > 100
+
+
+def test_gzip_too_big_for_one_invocation_says_what_to_do(setup, corpus_path):
+    import gzip
+
+    setup.put("input/big.csv.gz", gzip.compress(corpus_path.read_bytes() * 2, compresslevel=1))
+    handed = setup.process("input/big.csv.gz")
+    assert setup.wait(handed["execution_arn"])["status"] == "FAILED"
+    error = json.loads(setup.get("errors/big.csv.gz.json"))["error"]
+    assert error["code"] == "not_csv" and "uncompressed" in error["expected"]
+
+
+def test_a_newer_upload_supersedes_the_run(setup, corpus_path):
+    data = _corpus_with_edges(corpus_path.read_bytes(), 1)
+    setup.put("input/race.csv", data)
+    (ref,) = records(event_for(setup.s3, setup.buckets["input"], "input/race.csv"))
+    newer = b"dataset,id,human_mean,text\nx,1,0,newer\n"
+    # Uploaded while the ranges are scored: the final step must not write the older result.
+    setup.served.before[fanout.ASSEMBLE] = lambda: setup.put("input/race.csv", newer)
+    handed = setup.job().process(ref)
+    done = setup.wait(handed["execution_arn"])
+    assert done["status"] == "SUCCEEDED" and '"superseded"' in done["output"]
+    assert "scored/race.csv" not in setup.listing("scored/")
+    assert setup.listing("tmp/") == [] and setup.open_uploads() == []
+    # The older version's event arriving after the newer upload hands nothing off.
+    assert setup.job().process(ref)["status"] == "superseded"
+
+
+def test_the_handler_hands_off_big_files_and_refuses_unknown_payload_kinds(
+    setup, corpus_path, monkeypatch, capsys
+):
+    import importlib
+    import sys
+
+    from tests.functional.test_handler import Context
+
+    env = {"OUTPUT_BUCKET": setup.buckets["output"], "FANOUT_THRESHOLD_MB": "1",
+           "FANOUT_STATE_MACHINE_ARN": setup.settings.fanout_state_machine_arn}  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("handler", None)
+    try:
+        handler = importlib.import_module("handler")
+        with pytest.raises(fanout.RangeFailed, match=r"sentiment\.range/v9"):
+            handler.lambda_handler({"kind": "sentiment.range/v9"}, Context())
+        setup.put("input/h.csv", corpus_path.read_bytes())  # 3.2 MB: above 1 MB
+        event = event_for(setup.s3, setup.buckets["input"], "input/h.csv")
+        (result,) = handler.lambda_handler(event, Context())["results"]
+    finally:
+        sys.modules.pop("handler", None)
+    assert result["status"] == "handed-off" and result["started"]
+    out = capsys.readouterr().out
+    assert "refused: unknown payload kind" in out
+    assert "handed off to the fan-out state machine" in out and '"FilesHandedOff"' in out
+    assert setup.wait(result["execution_arn"])["status"] == "SUCCEEDED"
+    assert setup.get("scored/h.csv").count(b"\n") == 23_704
+
+
+def test_a_file_below_the_threshold_that_runs_out_of_time_is_handed_off(setup, corpus_path):
+    from dataclasses import replace
+
+    from csv_sentiment.job import Job
+
+    setup.put("input/slow.csv", corpus_path.read_bytes())
+    settings = replace(setup.settings, fanout_threshold_mb=100)  # 3.2 MB is far below it
+    clock = iter([900_000] * 3)  # then the invocation is as good as over
+    fan = fanout.Fanout(settings, setup.s3, setup.scorer, sfn=setup.sfn)
+    job = Job(settings, setup.s3, setup.scorer, "req-slow", lambda: next(clock, 1_000), fan)
+    (ref,) = records(event_for(setup.s3, setup.buckets["input"], "input/slow.csv"))
+    result = job.process(ref)
+    assert result["status"] == "handed-off" and result["reason"].startswith("ran out of time")
+    assert "errors/slow.csv.json" not in setup.listing("errors/")
+    assert setup.wait(result["execution_arn"])["status"] == "SUCCEEDED"
+    assert setup.get("scored/slow.csv").count(b"\n") == 23_704
+
+
+def test_no_record_boundary_over_many_ranges_is_a_clear_error(setup, corpus_path):
+    # A stray quote flips the counted parity, and no quoted newline follows to flip it back:
+    # no cut is found, and one range would have to score the whole file.
+    header, _, body = corpus_path.read_bytes().partition(b"\n")
+    setup.put("input/nocut.csv", header + b'\nx,s,0,a 32" TV\n' + body * 2)
+    handed = setup.process("input/nocut.csv")
+    assert setup.wait(handed["execution_arn"])["status"] == "FAILED"
+    error = json.loads(setup.get("errors/nocut.csv.json"))["error"]
+    assert error["code"] == "limit_exceeded" and "no record boundary" in error["message"]
+    assert error["line"] == 1 and "RANGE_MB" in error["expected"]
+    assert setup.listing("tmp/") == []
