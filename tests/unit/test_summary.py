@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -83,3 +84,22 @@ def test_no_scored_rows_gives_empty_extremes():
     feed(s, [("", None), (" ", None)], 2)
     ext = s.extremes()
     assert ext["most_positive"] == [] and ext["most_negative"] == []
+
+
+@pytest.mark.parametrize("cuts", [[1], [130, 131, 400], [250]])
+def test_summaries_of_consecutive_parts_merge_into_the_whole_files(cuts):
+    """Fan-out ranges: each part summarised alone (its own start line), then merged."""
+    rng = random.Random(len(cuts))
+    rows = [(f"t{i}", None if i % 9 == 0 else round(rng.uniform(-1, 1), 1)) for i in range(500)]
+    whole = Summary(header_end_line=1)
+    feed(whole, rows, 64)
+    parts, start, line = [], 0, 1
+    for end in [*cuts, len(rows)]:
+        part = Summary(header_end_line=line)
+        feed(part, rows[start:end], 64)
+        parts.append(json.loads(json.dumps(part.partial())))  # as stored between the steps
+        line += end - start
+        start = end
+    merged = Summary.merged(parts)
+    assert merged.histogram() == whole.histogram()
+    assert merged.extremes() == whole.extremes()

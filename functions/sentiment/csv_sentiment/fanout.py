@@ -34,7 +34,9 @@ from csv_sentiment.errors import (
     TimeBudgetExceeded,
 )
 from csv_sentiment.events import output_keys
+from csv_sentiment.reports import SCHEMA_VERSION
 from csv_sentiment.settings import Settings
+from csv_sentiment.summary import Summary
 
 KIND_PREFIX = "sentiment."
 PLAN, COUNT, CUT, RANGE, ASSEMBLE = (
@@ -319,6 +321,7 @@ class Fanout:
             max_text_chars=settings.max_text_chars,
             neutralise_formulas=settings.neutralise_formulas, header_end_line=start_line,
         )  # fmt: skip
+        summary = Summary(start_line)  # the insights fields; merged by _report
         out = s3io.OutputObject(
             self.s3, settings.output_bucket, out_key, settings.part_size_bytes, CSV_CONTENT_TYPE
         )
@@ -329,8 +332,9 @@ class Fanout:
             for chunk, ends in _batches(records, item):
                 self._check_time(item)
                 batch = rows.prepare(chunk, ends)
-                scored = rows.finish(batch, self.scorer.submit(batch.texts).result())
-                out.write(csvio.format_rows(scored).encode("utf-8"))
+                scores = self.scorer.submit(batch.texts).result()
+                out.write(csvio.format_rows(rows.finish(batch, scores)).encode("utf-8"))
+                summary.add(batch.kinds, batch.texts, scores, ends)
             out.complete()
         except BaseException:
             out.abort()
@@ -343,6 +347,7 @@ class Fanout:
             "compound_sum": counts.compound_sum,
             "bytes_read": counter.count,
             "bytes_written": out.bytes_written,
+            "summary": summary.partial(),
         }  # fmt: skip
 
     def _check_time(self, item: ranges.Range) -> None:
@@ -655,8 +660,9 @@ def _report(plan: dict, items: list, done: dict, keys, written: int, rid: str) -
         compound += d["compound_sum"]
         read += d["bytes_read"]
     elapsed = max(0.001, time.time() - plan["started"])
+    summary = Summary.merged([done[i]["summary"] for i in sorted(done)])
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "status": "succeeded",
         "source": plan["source"],
         "outputs": {"scored": keys.scored, "report": keys.report},
@@ -676,6 +682,8 @@ def _report(plan: dict, items: list, done: dict, keys, written: int, rid: str) -
         "model": MODEL,
         "config": plan["config"],
         "request_id": rid,
+        "compound_histogram": summary.histogram(),
+        "extremes": summary.extremes(),
         "fanout": {
             "execution": plan.get("execution"),
             "attempt": plan.get("attempt"),

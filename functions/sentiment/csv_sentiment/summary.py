@@ -104,11 +104,38 @@ class Summary:
 
     def _push(self, heap: list, item: tuple) -> None:
         key, tie, row, line, j, texts = item
-        entry = (key, tie, row, line, self._text(texts[j]))
+        self._offer(heap, (key, tie, row, line, self._text(texts[j])))
+
+    def _offer(self, heap: list, entry: tuple) -> None:
         if len(heap) < self.keep:
             heapq.heappush(heap, entry)
-        elif (key, tie) > heap[0][:2]:
+        elif entry[:2] > heap[0][:2]:
             heapq.heapreplace(heap, entry)
+
+    def partial(self) -> dict:
+        """This summary as JSON (a fan-out range's), for `merged`."""
+        return {
+            "rows": self._rows,
+            "counts": list(self.counts),
+            "top": [list(e) for e in self._top],
+            "bottom": [list(e) for e in self._bottom],
+        }
+
+    @classmethod
+    def merged(cls, parts: Sequence[dict], policy: str | int = "full") -> Summary:
+        """One summary of consecutive parts of a file, in file order (fan-out ranges): row
+        numbers move by the rows before each part; lines are the file's already."""
+        whole = cls(policy=policy)
+        before = 0
+        for part in parts:
+            whole.counts = [a + b for a, b in zip(whole.counts, part["counts"], strict=True)]
+            for heap, side in ((whole._top, "top"), (whole._bottom, "bottom")):
+                for key, _, row, line, text in part[side]:
+                    moved = row + before
+                    whole._offer(heap, (key, -moved, moved, line, tuple(text) if text else None))
+            before += part["rows"]
+        whole._rows = before
+        return whole
 
     def _text(self, text: str) -> tuple[str, bool] | None:
         if self.policy == "none":
