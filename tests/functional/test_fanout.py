@@ -121,6 +121,16 @@ class _Env:
         self.s3, self.sfn, self.buckets, self.settings = s3, sfn, buckets, settings
         self.scorer, self.make, self.served = scorer, make, served
 
+    def use(self, **changes) -> None:
+        """The next steps (one invocation, the hand-off and the state machine's steps) run
+        with these settings changed."""
+        from dataclasses import replace
+
+        settings = self.settings = replace(self.settings, **changes)
+        self.make = self.served.make = lambda: fanout.Fanout(
+            settings, self.s3, self.scorer, "req-fanout", lambda: 900_000, sfn=self.sfn
+        )
+
     def put(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=self.buckets["input"], Key=key, Body=body)
 
@@ -215,9 +225,7 @@ def test_a_multi_range_file_is_byte_identical_to_one_invocation(setup, corpus_pa
 
 
 def test_parts_of_five_mib_and_more_are_copied_server_side(setup, corpus_path):
-    from dataclasses import replace
-
-    setup.settings = replace(setup.settings, range_bytes=6 * 1024 * 1024)
+    setup.use(range_bytes=6 * 1024 * 1024)  # the hand-off and the steps too, not just the job
     data = _corpus_with_edges(corpus_path.read_bytes(), 4)  # ~12.8 MB: 3 ranges of 6 MB
     setup.put("input/parts.csv", data)
     expected_rows = setup.process("input/parts.csv", with_fanout=False)["rows"]
@@ -226,7 +234,8 @@ def test_parts_of_five_mib_and_more_are_copied_server_side(setup, corpus_path):
     handed = setup.process("input/parts.csv")
     assert setup.wait(handed["execution_arn"])["status"] == "SUCCEEDED"
     assert setup.get("scored/parts.csv") == expected
-    assert json.loads(setup.get("reports/parts.csv.json"))["rows"] == expected_rows
+    report = json.loads(setup.get("reports/parts.csv.json"))
+    assert report["rows"] == expected_rows and report["fanout"]["ranges"] == 3
     head = setup.s3.head_object(Bucket=setup.buckets["output"], Key="scored/parts.csv")
     assert head["ETag"].strip('"').endswith("-3")  # one part per range output (>= 5 MiB)
 
@@ -256,6 +265,64 @@ def test_a_failing_range_fails_the_file_cleanly(setup, corpus_path):
     assert error["fanout"]["execution"] == handed["execution_arn"]
     assert setup.get("scored/bad.csv") == previous  # the previous result stays
     assert setup.listing("tmp/") == [] and setup.open_uploads() == []
+
+
+_THIRD_RANGE_BAD = {
+    # a quoted cell of five lines of 100 commas: the record's parsed form passes 8,752 bytes
+    # on its second line (4 bytes a character, 56 a delimiter); a cell of 1,100 characters
+    "record_too_big": (b'x,big,0,"' + b"\n".join([b"," * 100] * 5) + b'"', "limit_exceeded"),
+    "cell_too_big": (b'x,big,0,"' + b"\n".join([b"y" * 50] * 22) + b'"', "limit_exceeded"),
+    "text_after_a_quote": (b'x,q,0,"quoted" then more', "malformed_row"),
+    "nul_character": (b"x,n,0,a\x00b", "not_csv"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_THIRD_RANGE_BAD))
+def test_an_error_in_the_third_range_names_the_line_one_invocation_names(setup, corpus_path, kind):
+    bad, code = _THIRD_RANGE_BAD[kind]
+    setup.use(max_cell_chars=1024, max_columns=10)  # a record may take 8,752 bytes
+    header, _, body = corpus_path.read_bytes().partition(b"\n")
+    lines = body.split(b"\n")
+    at = 18_000  # ~2.5 MB in: range 2 of the 1 MiB ranges
+    data = header + b"\n" + b"\n".join([*lines[:at], bad, *lines[at:]])
+    assert 2 * 2**20 + 65_536 < len(header) + sum(len(x) + 1 for x in lines[:at]) < 3 * 2**20
+    setup.put("input/third.csv", data)
+    single = setup.process("input/third.csv", with_fanout=False)["error"]
+    assert single["code"] == code and single["line"] >= at + 2  # header + 18,000 records
+    if kind == "record_too_big":  # the line it crossed on, and the line it started on
+        assert single["line"] == at + 3 and f"opened on line {at + 2}" in single["message"]
+
+    handed = setup.process("input/third.csv")
+    done = setup.wait(handed["execution_arn"])
+    assert done["status"] == "FAILED" and done.get("error") == "FileFailed"
+    ranges_run = [c["input"]["item"]["index"] for c in setup.served.calls
+                  if c["kind"] == fanout.RANGE]  # fmt: skip
+    assert max(ranges_run) >= 3  # a multi-range file; the error came from range 2
+    failing = {e[1]["errorMessage"].split(":")[0] for e in setup.served.errors}
+    assert failing == {"range 2"}, setup.served.errors
+    assert json.loads(setup.get("errors/third.csv.json"))["error"] == single
+    assert setup.listing("tmp/") == [] and setup.open_uploads() == []
+
+
+def test_a_file_above_max_input_mb_is_refused_at_plan_time_as_one_invocation_would(
+    setup, corpus_path
+):
+    setup.use(max_input_bytes=2 * 2**20)  # the 3.2 MB corpus: above it, its 1 MiB ranges not
+    setup.put("input/huge.csv", corpus_path.read_bytes())
+    single = setup.process("input/huge.csv", with_fanout=False)["error"]
+    assert single["code"] == "limit_exceeded" and "MAX_INPUT_MB" in single["message"]
+
+    handed = setup.process("input/huge.csv")
+    done = setup.wait(handed["execution_arn"])
+    assert done["status"] == "FAILED" and done.get("error") == "FileFailed"
+    error = json.loads(setup.get("errors/huge.csv.json"))["error"]
+    assert error["code"] == single["code"] and error["expected"] == single["expected"]
+    assert error["message"].startswith(single["message"])  # what one invocation says, and:
+    assert "applies to the whole file" in error["message"] and "object's size" in error["message"]
+    assert error["size"] == corpus_path.stat().st_size
+    kinds = {c["kind"] for c in setup.served.calls}
+    assert kinds == {fanout.PLAN}  # refused before any range was counted or scored
+    assert setup.listing("tmp/") == [] and "scored/huge.csv" not in setup.listing("scored/")
 
 
 def test_a_failed_attempt_can_be_retried(setup, corpus_path):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from csv_sentiment import fanout
 from csv_sentiment.settings import Settings
+from tests.paths import ROOT
 
 
 def test_unknown_and_foreign_payload_kinds():
@@ -32,3 +35,20 @@ def test_a_file_just_over_the_threshold_is_handed_off_and_one_at_it_is_not():
     assert "FANOUT_THRESHOLD_MB=2" in fan.too_big(over)
     off = fanout.Fanout(Settings.from_env({"OUTPUT_BUCKET": "out-bucket"}), None, None)
     assert off.too_big(over) is None and not off.enabled()  # no state machine: no fan-out
+
+
+def test_the_state_machine_sends_exactly_the_payload_kinds_the_function_knows():
+    def kinds(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("kind"), str):
+                yield node["kind"]
+            for value in node.values():
+                yield from kinds(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from kinds(value)
+
+    definition = json.loads((ROOT / "infra/statemachines/fanout.asl.json").read_text())
+    sent = list(kinds(definition))
+    assert sorted(sent) == sorted(fanout.KINDS)  # each step once, none the function refuses
+    assert all(k.startswith(fanout.KIND_PREFIX) and k.endswith("/v1") for k in sent)

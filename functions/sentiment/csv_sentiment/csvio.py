@@ -49,7 +49,7 @@ def gunzip(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
             if out:
                 produced += len(out)
                 if produced > max_bytes:
-                    raise _too_big(max_bytes, compressed=True)
+                    raise input_too_big(max_bytes, compressed=True)
                 yield out
             if inflater.eof:  # the next member, if any, starts in unused_data
                 member_open = False
@@ -69,11 +69,12 @@ def limit_bytes(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
     for chunk in chunks:
         total += len(chunk)
         if total > max_bytes:
-            raise _too_big(max_bytes, compressed=False)
+            raise input_too_big(max_bytes, compressed=False)
         yield chunk
 
 
-def _too_big(max_bytes: int, compressed: bool) -> LimitExceeded:
+def input_too_big(max_bytes: int, compressed: bool) -> LimitExceeded:
+    """MAX_INPUT_MB exceeded (public: the fan-out refuses a big file by its size with it)."""
     what = "decompresses to more than" if compressed else "is larger than"
     return LimitExceeded(
         f"the file {what} {max_bytes // (1024 * 1024)} MiB (MAX_INPUT_MB)",
@@ -162,11 +163,15 @@ class RecordBudget:
         self.delimiter = delimiter
 
 
-def decode(chunks: Iterable[bytes], encoding: Encoding) -> Iterator[str]:
-    """Decode incrementally; an undecodable byte names its offset, a NUL character its line."""
+def decode(
+    chunks: Iterable[bytes], encoding: Encoding, first_byte: int = 0, first_line: int = 0
+) -> Iterator[str]:
+    """Decode incrementally; an undecodable byte names its offset, a NUL character its line.
+    `first_byte` and `first_line`: where the chunks start in the file (a fan-out range), so
+    errors name the file's own offsets and lines."""
     decoder = codecs.getincrementaldecoder(encoding.codec)("strict")
-    fed = 0
-    line_no = 0
+    fed = first_byte
+    line_no = first_line
     for chunk in chunks:
         buffered = len(decoder.getstate()[0])
         try:
@@ -203,12 +208,13 @@ def sample_lines(texts: list[str]) -> list[str]:
     return [line + "\n" for line in lines]
 
 
-def iter_lines(texts: Iterable[str], budget: RecordBudget) -> Iterator[str]:
+def iter_lines(texts: Iterable[str], budget: RecordBudget, first_line: int = 0) -> Iterator[str]:
     """Split decoded text on LF only (CR stays for the csv module, so CRLF works and characters
     such as U+2028 inside cells are not taken for line ends), counting each line into
-    `budget` as csv.reader pulls it (see RecordBudget)."""
+    `budget` as csv.reader pulls it (see RecordBudget). `first_line`: the lines before the
+    text in its file (a fan-out range), so errors name the file's own lines."""
     pending = ""
-    line_no = 0
+    line_no = first_line
     limit, delimiter = budget.limit, budget.delimiter
     char_bytes, field_bytes = RecordBudget.CHAR_BYTES, RecordBudget.FIELD_BYTES
     for text in texts:

@@ -17,9 +17,10 @@ import csv
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -37,6 +38,9 @@ from csv_sentiment.events import output_keys
 from csv_sentiment.reports import SCHEMA_VERSION
 from csv_sentiment.settings import Settings
 from csv_sentiment.summary import Summary
+
+if TYPE_CHECKING:
+    from csv_sentiment.job import Records
 
 KIND_PREFIX = "sentiment."
 PLAN, COUNT, CUT, RANGE, ASSEMBLE = (
@@ -217,8 +221,10 @@ class Fanout:
                 expected="an uncompressed CSV (byte ranges need offsets into the file), or "
                 "smaller .gz files that one invocation can score each",
             )
+        if src.size > self.settings.max_input_bytes:  # the whole file's limit, not a range's
+            raise _file_too_big(src.size, self.settings.max_input_bytes)
         job_ = Job(self.settings, self.s3, self.scorer, self.request_id, self.remaining_ms)
-        opened = job_._open_records(src, job["column_setting"])  # reads only the file's start
+        opened = job_.open_records(src, job["column_setting"])  # reads only the file's start
         encoding, delimiter = opened.encoding, opened.delimiter
         header, header_end, text_index = opened.header, opened.header_end, opened.text_index
         del opened  # its read-ahead thread stops when the stream is released
@@ -296,32 +302,15 @@ class Fanout:
         return {"index": item.index, "rows": result["rows"]}
 
     def _score_range(self, plan: dict, item: ranges.Range, out_key: str) -> dict:
-        from csv_sentiment.job import CSV_CONTENT_TYPE, _Records
+        from csv_sentiment.job import CSV_CONTENT_TYPE
 
         settings = self.settings
-        enc = plan["encoding"]
-        # A BOM is stripped once, at the start of the file; U+FEFF later on is data.
-        codec = "utf-8" if enc["codec"] == "utf-8-sig" and item.start > 0 else enc["codec"]
-        encoding = csvio.Encoding(codec, enc["name"], enc["fallback"])
         counter = _Count(_iter_range(self.s3, plan["source"], item.start, item.end))
-        data = csvio.limit_bytes(counter, settings.max_input_bytes)
-        budget = csvio.RecordBudget(settings.record_limit_bytes, plan["delimiter"])
-        lines = csvio.iter_lines(csvio.decode(data, encoding), budget)
-        csv.field_size_limit(settings.max_cell_chars)
-        reader = csv.reader(lines, delimiter=plan["delimiter"], strict=True)
-        reader = _LineOffset(reader, item.first_line)
-        records = _Records(reader, settings, budget)
+        records, rows = open_range(counter, plan, item, settings)  # MAX_INPUT_MB: at plan time
         header = plan["header"]
-        start_line = item.first_line
-        if item.index == 0:
-            records.header()
-            start_line = plan["header_end_line"]
-        rows = RowScorer(
-            width=len(header), text_index=plan["text_index"],
-            max_text_chars=settings.max_text_chars,
-            neutralise_formulas=settings.neutralise_formulas, header_end_line=start_line,
-        )  # fmt: skip
-        summary = Summary(start_line)  # the insights fields; merged by _report
+        # The line before the range's first row, as open_range gives its RowScorer.
+        first = plan["header_end_line"] if item.index == 0 else item.first_line
+        summary = Summary(first)  # the insights fields; merged by _report
         out = s3io.OutputObject(
             self.s3, settings.output_bucket, out_key, settings.part_size_bytes, CSV_CONTENT_TYPE
         )
@@ -486,6 +475,38 @@ class _Count:
             yield chunk
 
 
+def open_range(
+    chunks: Iterable[bytes], plan: dict, item: ranges.Range, settings: Settings
+) -> tuple[Records, RowScorer]:
+    """One range's bytes as records (the header skipped in range 0), read with the decoder,
+    record budget and strict parser of one invocation (job.Records), and the RowScorer that
+    checks and prepares them. Every error names the file's own lines and byte offsets:
+    `item.first_line` (the LFs before the range, from the count's prefix sums) and
+    `item.start` offset the decoder, the line splitter, the reader, the records and the rows."""
+    from csv_sentiment.job import Records
+
+    enc = plan["encoding"]
+    # A BOM is stripped once, at the start of the file; U+FEFF later on is data.
+    codec = "utf-8" if enc["codec"] == "utf-8-sig" and item.start > 0 else enc["codec"]
+    encoding = csvio.Encoding(codec, enc["name"], enc["fallback"])
+    budget = csvio.RecordBudget(settings.record_limit_bytes, plan["delimiter"])
+    texts = csvio.decode(chunks, encoding, first_byte=item.start, first_line=item.first_line)
+    lines = csvio.iter_lines(texts, budget, first_line=item.first_line)
+    csv.field_size_limit(settings.max_cell_chars)
+    reader = csv.reader(lines, delimiter=plan["delimiter"], strict=True)
+    records = Records(_LineOffset(reader, item.first_line), settings, budget, item.first_line)
+    rows_start = item.first_line
+    if item.index == 0:
+        records.header()
+        rows_start = plan["header_end_line"]
+    rows = RowScorer(
+        width=len(plan["header"]), text_index=plan["text_index"],
+        max_text_chars=settings.max_text_chars,
+        neutralise_formulas=settings.neutralise_formulas, header_end_line=rows_start,
+    )  # fmt: skip
+    return records, rows
+
+
 def _batches(records, item: ranges.Range) -> Iterator[tuple[list, list]]:
     """The range's records in batches. Parsing is strict, as in one invocation: a range that
     ends inside a quoted field fails with "never closed"; for any range but the last that
@@ -523,6 +544,17 @@ def _not_a_boundary(item: ranges.Range, line: int) -> MalformedRow:
         expected="RFC 4180 CSV: quote a cell that contains a quote and double the quote "
         '("32"" TV"), or a file small enough for one invocation',
         line=line,
+    )
+
+
+def _file_too_big(size: int, max_bytes: int) -> LimitExceeded:
+    """One invocation's MAX_INPUT_MB error, said at plan time from the object's size."""
+    one = csvio.input_too_big(max_bytes, compressed=False)
+    return LimitExceeded(
+        f"{one.message}: it is {size} bytes. The limit applies to the whole file, as in one "
+        "invocation, so the fan-out refused it from the object's size before any range was read",
+        expected=one.expected,
+        size=size,
     )
 
 

@@ -49,15 +49,16 @@ _SAMPLE_ROWS = 200  # rows inspected to find the only non-numeric column
 
 
 @dataclass
-class _Opened:
-    """A source opened for scoring: how it is read, and its header and first rows parsed."""
+class Opened:
+    """A source opened for scoring: how it is read, and its header and first rows parsed.
+    Public because the fan-out (fanout.py) decides a big file's dialect with it."""
 
     src: s3io.SourceObject
     raw: _Counter
     compressed: bool
     encoding: csvio.Encoding
     delimiter: str
-    records: _Records
+    records: Records
     header: list[str]
     first: tuple[list[list[str]], list[int]]
     text_index: int
@@ -98,7 +99,7 @@ class Job:
                 }
             if self.fanout and (why := self.fanout.too_big(src)):
                 return self.fanout.hand_off(src, config, column_setting, why)
-            opened = self._open_records(src, column_setting)
+            opened = self.open_records(src, column_setting)
             counts, bytes_written, summary = self._pipeline(opened, keys)
         except Superseded as exc:
             return {"status": "superseded", "reason": exc.message, "source": source_of(src or ref)}
@@ -153,8 +154,9 @@ class Job:
 
     # Step 1. Open the source as a stream of records: decompress, detect the encoding and the
     # delimiter from the first 64 KiB, and parse the header and a sample of rows, because the
-    # text column is chosen from them before any row is scored.
-    def _open_records(self, src: s3io.SourceObject, column_setting: str) -> _Opened:
+    # text column is chosen from them before any row is scored. Public: the fan-out's plan step
+    # decides a big file's encoding, delimiter, header and text column with exactly this code.
+    def open_records(self, src: s3io.SourceObject, column_setting: str) -> Opened:
         settings = self.settings
         raw = _Counter(s3io.read_ahead(s3io.iter_object(self.s3, src)))
         gz = src.key.lower().endswith(".gz") or src.content_encoding == "gzip"
@@ -174,18 +176,18 @@ class Job:
         lines = csvio.iter_lines(texts, budget)
         csv.field_size_limit(settings.max_cell_chars)
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
-        records = _Records(reader, settings, budget)
+        records = Records(reader, settings, budget)
         header, header_end = records.header()
         first = records.take(_SAMPLE_ROWS)
         text_index = resolve_text_column(header, first[0], column_setting)
-        return _Opened(src, raw, gz, encoding, delimiter, records, header, first, text_index,
-                       header_end)  # fmt: skip
+        return Opened(src, raw, gz, encoding, delimiter, records, header, first, text_index,
+                      header_end)  # fmt: skip
 
     # Step 2. The pipeline: prepare batches, have them scored, write their rows in order into
     # a multipart upload that is completed only after the last row. With worker processes the
     # next batches are parsed and sent while earlier ones are scored; on any failure the
     # upload is aborted, so a half-written scored file never exists.
-    def _pipeline(self, opened: _Opened, keys: OutputKeys) -> tuple[Counts, int, Summary]:
+    def _pipeline(self, opened: Opened, keys: OutputKeys) -> tuple[Counts, int, Summary]:
         settings = self.settings
         rows = RowScorer(
             width=len(opened.header),
@@ -233,7 +235,7 @@ class Job:
     # Step 3. The run report: what was read, how, and what came out; written last, so its
     # presence means success.
     def _success_report(
-        self, opened: _Opened, counts: Counts, bytes_written: int, keys: OutputKeys,
+        self, opened: Opened, counts: Counts, bytes_written: int, keys: OutputKeys,
         config: dict[str, object], started: float, summary: Summary,
     ) -> RunReport:  # fmt: skip
         elapsed = time.monotonic() - started
@@ -346,19 +348,22 @@ def _peek(items: Iterator, size: int) -> tuple[list, Iterator]:
     return taken, itertools.chain(taken, iterator)
 
 
-class _Records:
+class Records:
     """Parsed records in batches, with the line each ends on; csv errors become input errors.
+    Public: the fan-out reads each byte range of a big file with it (`first_line`: the lines
+    before the range, so errors name the file's own lines; the reader's `line_num` must
+    count from the start of the file too).
 
     Parsing is strict: a quote never closed before the end of the file, or a quoted cell
     followed by anything but the delimiter or a line end, is an error naming the line, because
     the lenient reading of those (the rest of the file as one cell; a backslash-escaped quote
     cutting a text and shifting its tail into the next column) silently changes the data."""
 
-    def __init__(self, reader, settings: Settings, budget: csvio.RecordBudget):
+    def __init__(self, reader, settings: Settings, budget: csvio.RecordBudget, first_line: int = 0):
         self._reader = reader
         self._settings = settings
         self._budget = budget  # fed by the lines the reader reads; marked after each record
-        self._last_end = 0  # the line the last complete record ended on
+        self._last_end = first_line  # the line the last complete record ended on
 
     def _fail(self, exc: csv.Error, ends: list[int]) -> InputError:
         line = self._reader.line_num
