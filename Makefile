@@ -19,8 +19,8 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 \
 LAYER_LOCKS := $(wildcard layers/*/requirements.txt)
 
 .PHONY: help venv test test-fast test-unit test-functional test-layers test-deploy test-cfn test-engine \
-	test-integration test-browser lint format layers lock function deploy destroy redrive demo local-up \
-	local-down logs bench clean
+	test-integration test-browser test-backfill lint format layers lock function deploy destroy redrive demo \
+	local-up local-down logs backfill bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -71,6 +71,10 @@ test-integration: venv ## built artifacts under the real Lambda runtime
 test-browser: venv ## the insights pages in Chromium (chromium + chromium-driver)
 	$(PY) -m pytest tests/browser
 
+test-backfill: venv ## make backfill: the CLI on a local endpoint, then end to end on the local service
+	$(PY) -m pytest tests/unit/test_backfill_plan.py tests/unit/test_objects_payload.py \
+		tests/functional/test_objects_handler.py tests/backfill tests/integration/test_backfill.py
+
 lint: venv ## ruff, cfn-lint and checkov
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -110,6 +114,9 @@ local-down: venv ## stop what local-up started
 
 logs: venv ## print the local function logs, CloudWatch style
 	$(PY) -m infra.local logs
+
+backfill: venv ## score what already sits under PREFIX of the input bucket (DRY_RUN=1; EXECUTION=arn watches)
+	$(PY) -m infra.backfill
 
 bench: venv ## print the benchmark figures (handler, engine, cold start)
 	@for b in tests/bench/bench_*.py; do echo "==> $$b"; $(PY) $$b || exit 1; done

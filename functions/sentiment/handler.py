@@ -7,12 +7,13 @@ a missing or invalid setting fails the cold start with a message naming the vari
 from __future__ import annotations
 
 import ctypes
+import functools
 import time
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from csv_sentiment import fanout, s3io
+from csv_sentiment import fanout, objects, s3io
 from csv_sentiment import metrics as m
 from csv_sentiment.errors import (
     ConfigurationError,
@@ -79,9 +80,11 @@ def lambda_handler(event: object, context) -> dict:
         "remaining_ms": context.get_remaining_time_in_millis,
     }
     fan = fanout.Fanout(**common, memory_mb=int(getattr(context, "memory_limit_in_mb", 1024)))
+    job = Job(**common, fanout=fan)
+    if objects.is_payload(event):  # before the fan-out's check, which refuses kinds it lacks
+        return _objects(event, job, context)
     if fanout.is_payload(event) or fanout.unknown_kind(event):
         return _fanout_step(fan, event)
-    job = Job(**common, fanout=fan)
     results = [_handle(ref, job) for ref in records(event)]
     if not results:
         keys = sorted(map(str, event))[:20] if isinstance(event, dict) else []
@@ -118,6 +121,19 @@ def _fanout_step(fan: fanout.Fanout, event: dict) -> dict:
         logger.info("fan-out step done", extra={"result": {k: result.get(k) for k in (
             "status", "index", "ranges", "rows")}})  # fmt: skip
     return result
+
+
+def _objects(event: dict, job: Job, context) -> dict:
+    """A backfill payload (csv_sentiment/objects.py): every object handled as one S3 record."""
+    logger.append_keys(payload_kind=event["kind"])
+    if event["kind"] == objects.TALLY_KIND:
+        return objects.tally(event, S3, SETTINGS.output_bucket)
+
+    def time_left() -> bool:  # room to start one more object and still stop cleanly
+        return context.get_remaining_time_in_millis() > 2 * SETTINGS.time_margin_ms
+
+    process = functools.partial(_handle, job=job)
+    return objects.score_group(event, process, S3, SETTINGS.output_bucket, time_left)
 
 
 def _handle(ref: ObjectRef | MalformedEvent, job: Job) -> dict:

@@ -115,6 +115,7 @@ def _usage(state: dict) -> None:
 
   function logs:   make logs   (or, with AWS CLI v2: aws logs tail /aws/lambda/{state["function"]})
   redeploy:        make deploy, after the export above (the service picks up the change)
+  backfill:        make backfill PREFIX=archive/ (DRY_RUN=1 first), after the export above
   Lambda API:      AWS_ENDPOINT_URL_LAMBDA={state["lambda_endpoint"]} (invoke the served functions;
                    e.g. `AWS_ENDPOINT_URL_LAMBDA=… make redrive` after the export above)
   big files:       above FANOUT_THRESHOLD_MB a file goes to the state machine

@@ -157,7 +157,8 @@ def test_role_policy_as_moto_stores_it(aws, make_config, log):
         doc = ast.literal_eval(doc)
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
     inputs = f"{cfg.app_stack}-in-{aws.account}-{aws.region}"
-    assert by_sid["ReadInputs"]["Resource"] == f"arn:aws:s3:::{inputs}/input/*"
+    # The whole input bucket: make backfill scores objects outside the input prefix too.
+    assert by_sid["ReadInputs"]["Resource"] == f"arn:aws:s3:::{inputs}/*"
     assert sorted(by_sid["ReadInputs"]["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
     outputs = app["function"]["environment"]["OUTPUT_BUCKET"]
     assert by_sid["WriteResults"]["Resource"] == [
@@ -165,6 +166,7 @@ def test_role_policy_as_moto_stores_it(aws, make_config, log):
     ]
     # AWS's LogGroup Arn attribute ends with ":*", moto's does not.
     assert by_sid["FanoutTemporaryObjects"]["Resource"] == f"arn:aws:s3:::{outputs}/tmp/fanout/*"
+    assert by_sid["BackfillRecords"]["Resource"] == f"arn:aws:s3:::{outputs}/backfill/*"
     log_group = by_sid["OwnLogs"]["Resource"].split(":log-group:")[1].removesuffix(":*")
     assert log_group == f"/aws/lambda/{cfg.app_stack}-score"
     assert by_sid["FailureDestination"]["Resource"] == app["event_invoke_config"]["on_failure"]

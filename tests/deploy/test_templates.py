@@ -86,10 +86,12 @@ def test_role_grants_exactly_what_the_function_does_and_no_wildcard_action(app):
         "AttemptsOfBigFiles": ["states:DescribeExecution"],
         "FanoutTemporaryObjects": sorted(["s3:PutObject", "s3:GetObject", "s3:DeleteObject",
                                           "s3:AbortMultipartUpload"]),
+        "BackfillRecords": ["s3:GetObject", "s3:PutObject"],
     }  # fmt: skip
     assert all(s["Effect"] == "Allow" for s in statements.values())
     assert not [a for acts in actions.values() for a in acts if "*" in a]
-    assert statements["ReadInputs"]["Resource"]["Fn::Sub"].endswith("/${InputPrefix}*")
+    # The whole input bucket, not only InputPrefix: make backfill scores what sits elsewhere.
+    assert statements["ReadInputs"]["Resource"]["Fn::Sub"].endswith("-${AWS::Region}/*")
     # Each action only where the function performs it: it writes its three outputs, reads
     # the previous report and an existing error report, deletes only a stale error report,
     # and aborts only the scored CSV's multipart upload; it never reads what it scored.
@@ -99,6 +101,7 @@ def test_role_grants_exactly_what_the_function_does_and_no_wildcard_action(app):
     assert _output_prefixes(statements["AbortScoredUpload"]) == ["scored"]
     # The fan-out: its temporary objects only, and its own state machine's executions.
     assert _output_prefixes(statements["FanoutTemporaryObjects"]) == ["tmp/fanout"]
+    assert _output_prefixes(statements["BackfillRecords"]) == ["backfill"]
     fanout = ":stateMachine:${AWS::StackName}-fanout"
     assert statements["HandOffBigFiles"]["Resource"]["Fn::Sub"].endswith(fanout)
 

@@ -9,13 +9,14 @@ deploy`'s code, and the probe functions (functions/probe) with a template of the
 
 from __future__ import annotations
 
+import contextlib
 import io
 import subprocess
 import sys
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,8 @@ class Local:
     lambda_url: str = ""  # the service's Lambda Invoke API (AWS_ENDPOINT_URL_LAMBDA)
     probe_stack: str = PROBE_STACK
     probe_retries: int = PROBE_RETRIES  # the fail probe's MaximumRetryAttempts
+    stack: str = STACK  # the deployer's STACK and RUNTIME, for tests that deploy again
+    runtime: str = RUNTIME
 
     def probe_function(self, name: str) -> str:
         return f"{self.probe_stack}-{name}"
@@ -88,14 +91,27 @@ class Local:
 
 
 @pytest.fixture(scope="session")
-def local(built_artifacts, tmp_path_factory) -> Local:
+def local(built_artifacts, tmp_path_factory) -> Iterator[Local]:
     """A moto server of our own (other tiers' stacks stay out of the service's view), the app
     and probe stacks deployed to it, and the local Lambda service serving them."""
+    with _serve_local(tmp_path_factory.mktemp("local-lambda")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def local_of_its_own(built_artifacts, tmp_path_factory) -> Iterator[Local]:
+    """The same as `local`, for one module whose work would disturb the others' (thousands of
+    objects in the buckets, extra fan-outs in the logs, redeploys)."""
+    with _serve_local(tmp_path_factory.mktemp("local-lambda-own")) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def _serve_local(run_dir: Path) -> Iterator[Local]:
     from infra.endpoint import start_moto_server
     from infra.local.invokeapi import InvokeApi
     from infra.local.service import LocalLambdaService
 
-    run_dir = tmp_path_factory.mktemp("local-lambda")
     moto = start_moto_server(log_path=run_dir / "moto.log")
     service = api = None
     try:

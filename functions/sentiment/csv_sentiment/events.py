@@ -10,7 +10,8 @@ from urllib.parse import unquote_plus
 
 from csv_sentiment.errors import MalformedEvent
 
-OUTPUT_PREFIXES = ("scored/", "reports/", "errors/", "tmp/")  # tmp/: the fan-out's ranges
+# tmp/: the fan-out's ranges; backfill/: make backfill's manifests and records
+OUTPUT_PREFIXES = ("scored/", "reports/", "errors/", "tmp/", "backfill/")
 MAX_KEY_BYTES = 1024  # S3's limit on the UTF-8 length of a key
 
 

@@ -74,8 +74,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("RANGE_MB", "64", "an integer from 1 to 4096",
          "Size of the byte ranges a fanned-out file is cut into (cut at record boundaries)."),
     Spec("FANOUT_MAX_CONCURRENCY", "100", "an integer from 1 to 10000",
-         "Ranges scored at once (the Distributed Map's MaxConcurrency); at most the reserved "
-         "concurrency when one is set."),
+         "Ranges (and `make backfill`'s groups) scored at once (the Distributed Map's "
+         "MaxConcurrency); at most the reserved concurrency when one is set."),
     Spec("FANOUT_STATE_MACHINE_ARN", "", "a Step Functions state machine ARN, or empty",
          "Set by the template; empty turns the fan-out off (a big file then stops cleanly at "
          "the time margin)."),

@@ -1,0 +1,1 @@
+"""`make backfill PREFIX=…`: score what already sits in the input bucket, each object once."""
