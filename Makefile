@@ -19,7 +19,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 \
 LAYER_LOCKS := $(wildcard layers/*/requirements.txt)
 
 .PHONY: help venv test test-fast test-unit test-functional test-layers test-deploy test-cfn test-engine \
-	test-integration test-backfill lint format layers lock function deploy destroy redrive demo \
+	test-integration test-browser test-backfill lint format layers lock function deploy destroy redrive demo \
 	local-up local-down logs backfill bench clean
 
 help: ## list the targets
@@ -68,6 +68,9 @@ test-engine: venv ## differential tests of the scoring engine
 test-integration: venv ## built artifacts under the real Lambda runtime
 	$(PY) -m pytest tests/integration
 
+test-browser: venv ## the insights pages in Chromium (chromium + chromium-driver)
+	$(PY) -m pytest tests/browser
+
 test-backfill: venv ## make backfill: the CLI on a local endpoint, then end to end on the local service
 	$(PY) -m pytest tests/unit/test_backfill_plan.py tests/unit/test_objects_payload.py \
 		tests/functional/test_objects_handler.py tests/backfill tests/integration/test_backfill.py
@@ -88,7 +91,7 @@ layers: venv ## build the Lambda layers (LAYER=name for one; RUNTIME, ARCH, LAYE
 lock: venv ## re-pin layers/<LAYER>/requirements.txt from requirements.in (with hashes)
 	$(PY) -m infra.layerbuild lock $(if $(LAYER),--layer $(LAYER))
 
-function: venv ## package functions/sentiment into build/function.zip
+function: venv ## package every functions/<name>/ into build/functions/<name>.zip
 	$(PY) -m infra.deploy package
 
 deploy: venv ## deploy bootstrap, layer and app stacks (needs `make layers` first)

@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "package":
             from infra.deploy import package
 
-            art = package.build(cfg.function_dir, cfg.build_dir / "function.zip")
-            print(f"{art.path}: {art.size} bytes, sha256 {art.sha256}")
+            for art in package.build_all(cfg.functions_dir, cfg.build_dir / "functions").values():
+                print(f"{art.path}: {art.size} bytes, sha256 {art.sha256}")
             return 0
         from infra.deploy.aws import connect
 

@@ -57,6 +57,11 @@ class Config:
     poll_seconds: float = 2.0
 
     @property
+    def functions_dir(self) -> Path:
+        """Every function folder lives beside the scoring function's (functions/<name>/)."""
+        return self.function_dir.parent
+
+    @property
     def bootstrap_stack(self) -> str:
         return f"{self.stack}-bootstrap"
 

@@ -23,6 +23,10 @@ class BuiltLayer:
     sha256: str
     packages: dict[str, str]
     unzipped_bytes: int = 0
+    functions: tuple[str, ...] = ("*",)  # layer.toml `functions`: who attaches it ("*": all)
+
+    def used_by(self, function: str) -> bool:
+        return "*" in self.functions or function in self.functions
 
     @property
     def key(self) -> str:
@@ -78,5 +82,13 @@ def select(layers_dir: Path, runtime: str, arch: str) -> list[BuiltLayer]:
             )
         packages = {str(k): str(v) for k, v in (e.get("packages") or {}).items()}
         unzipped = int(e.get("unzipped_bytes") or 0)
-        result.append(BuiltLayer(e["name"], int(e["position"]), path, digest, packages, unzipped))
+        users = tuple(str(f) for f in e.get("functions") or ("*",))
+        result.append(
+            BuiltLayer(e["name"], int(e["position"]), path, digest, packages, unzipped, users)
+        )
     return result
+
+
+def for_function(built: list[BuiltLayer], function: str) -> list[BuiltLayer]:
+    """The layers one function attaches, in load order."""
+    return [layer for layer in built if layer.used_by(function)]

@@ -33,19 +33,23 @@ MAX_LAYER_NAME = 140  # Lambda
 UNRESERVED_MINIMUM = 100
 
 
-def check_layers(cfg: Config, built: list[layers.BuiltLayer]) -> None:
-    """Layer count, pin names and name lengths: from the build alone, before any AWS call."""
+def check_layers(cfg: Config, built: list[layers.BuiltLayer], functions: list[str]) -> None:
+    """Layer count (per function: each attaches the layers whose layer.toml names it), pin
+    names and name lengths: from the build alone, before any AWS call."""
     unknown = sorted(set(cfg.pins) - {layer.name for layer in built})
     if unknown:
         raise DeployError(
             f"PIN_LAYERS names unknown layers {unknown}; the layers are: "
             + ", ".join(layer.name for layer in built)
         )
-    if len(built) > MAX_LAYERS:
-        raise DeployError(
-            f"{len(built)} layers built, Lambda allows {MAX_LAYERS} per function",
-            "merge layers (layers/<name>/) so that at most five remain",
-        )
+    for function in functions:
+        attached = layers.for_function(built, function)
+        if len(attached) > MAX_LAYERS:
+            raise DeployError(
+                f"{function} attaches {len(attached)} layers, Lambda allows {MAX_LAYERS} per "
+                "function",
+                "merge layers (layers/<name>/) or narrow their layer.toml `functions`",
+            )
     for layer in built:
         stack, name = cfg.layer_stack(layer.name), cfg.layer_name(layer.name)
         if len(stack) > MAX_STACK_NAME or len(name) > MAX_LAYER_NAME:

@@ -26,13 +26,21 @@ from infra.deploy.config import Config
 from infra.deploy.errors import DeployError
 
 Say = Callable[[str], None]
+# Each function folder → the app template's parameters for its code key and its layer ARNs
+# (a test checks that every folder under functions/ has a row and the template both names).
+FUNCTION_PARAMETERS = {
+    "sentiment": ("CodeKey", "LayerArns"),
+    "insights": ("InsightsCodeKey", "InsightsLayerArns"),
+}
 
 
 @dataclass
 class DeployReport:
     stacks: dict[str, str] = field(default_factory=dict)  # stack name -> created|updated|unchanged
     layer_arns: list[str] = field(default_factory=list)
-    code_key: str = ""
+    code_key: str = ""  # the scoring function's
+    code_keys: dict[str, str] = field(default_factory=dict)  # function -> its code key
+    function_layers: dict[str, list[str]] = field(default_factory=dict)  # function -> ARNs
     outputs: dict[str, str] = field(default_factory=dict)
     published_locally: list[str] = field(default_factory=list)
 
@@ -40,15 +48,23 @@ class DeployReport:
 def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report = DeployReport()
     memory.check(cfg, say)  # first: a MEMORY the function would refuse at every cold start
-    function_zip = package.build(cfg.function_dir, cfg.build_dir / "function.zip")
-    say(f"function: {function_zip.path} ({function_zip.size} bytes, {function_zip.sha256[:12]}…)")
+    zips = package.build_all(cfg.functions_dir, cfg.build_dir / "functions")
+    for name, art in zips.items():
+        say(f"function {name}: {art.path} ({art.size} bytes, {art.sha256[:12]}…)")
+    unknown = sorted(set(zips) - set(FUNCTION_PARAMETERS))
+    if unknown:
+        raise DeployError(
+            f"function folders {unknown} have no app template parameters",
+            "add them to infra/deploy/pipeline.py FUNCTION_PARAMETERS and app.yaml",
+        )
     built = layers.select(cfg.build_dir / "layers", cfg.runtime, cfg.arch)
-    limits.check_layers(cfg, built)
+    limits.check_layers(cfg, built, list(zips))
     local = bool(aws.local_endpoint)  # the deployer's local mode (LOCAL_MODE=1)
     # Pins, sizes and concurrency are checked before anything changes: what Lambda would
     # refuse must not leave a half deploy.
     pinned = {name: _pinned_arn(cfg, aws, name, pin) for name, pin in cfg.pins.items()}
-    limits.check_unzipped(function_zip.path, built, pinned, aws, cfg)
+    for name, art in zips.items():  # each function with the layers it attaches
+        limits.check_unzipped(art.path, layers.for_function(built, name), pinned, aws, cfg)
     limits.check_concurrency(cfg, aws.lam, local)
 
     body, tmpl = templates.load("bootstrap", local=local)
@@ -56,8 +72,10 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     report.stacks[boot.name] = boot.action
     bucket = boot.outputs["ArtifactBucketName"]
 
-    report.code_key = f"function/{function_zip.sha256}.zip"
-    artifacts.ensure(aws.s3, bucket, report.code_key, function_zip.path, say)
+    for name, art in zips.items():
+        report.code_keys[name] = f"function/{art.sha256}.zip"
+        artifacts.ensure(aws.s3, bucket, report.code_keys[name], art.path, say)
+    report.code_key = report.code_keys.get("sentiment", "")
     for layer in built:
         if layer.name not in pinned:
             artifacts.ensure(aws.s3, bucket, layer.key, layer.zip_path, say)
@@ -85,11 +103,17 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
             arn = _published_version(aws, params, result.name, say, report)
         report.layer_arns.append(arn)
 
+    arn_of = {layer.name: arn for layer, arn in zip(built, report.layer_arns, strict=True)}
+    per_function = {}
+    for name in zips:
+        code_param, layers_param = FUNCTION_PARAMETERS[name]
+        report.function_layers[name] = [arn_of[x.name] for x in layers.for_function(built, name)]
+        per_function[code_param] = report.code_keys[name]
+        per_function[layers_param] = ",".join(report.function_layers[name])
     body, tmpl = templates.load("app", local=local)
     params = {
         "CodeBucket": bucket,
-        "CodeKey": report.code_key,
-        "LayerArns": ",".join(report.layer_arns),
+        **per_function,
         "Runtime": cfg.runtime,
         "Architecture": cfg.arch,
         "MemorySize": str(cfg.memory),
@@ -120,8 +144,9 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     # Only now, with every stack settled: what no current stack names may expire.
     artifacts.mark_unused(aws.s3, bucket, artifacts.in_use(aws.cfn, cfg), say)
 
-    say("layers:   " + ", ".join(a.split(":layer:")[-1] for a in report.layer_arns))
-    say(f"code:     s3://{bucket}/{report.code_key}")
+    for name, arns in report.function_layers.items():
+        say(f"{name}: code s3://{bucket}/{report.code_keys[name]}, layers "
+            + ", ".join(a.split(":layer:")[-1] for a in arns))  # fmt: skip
     if all(action == "unchanged" for action in report.stacks.values()):
         say("nothing changed: every stack already matches the build and the settings")
     say("outputs:")

@@ -49,7 +49,7 @@ def redrive(
     if stacks.describe(aws.cfn, name) is None:
         raise DeployError(f"stack {name} does not exist", "run `make deploy` first")
     ids = stacks.physical_ids(aws.cfn, name)
-    queue, function = ids["FailureQueue"], ids["Function"]
+    queue = ids["FailureQueue"]
     hide = visibility or cfg.timeout + VISIBILITY_MARGIN
     report = RedriveReport()
     kept: dict[str, str] = {}  # message id -> latest receipt handle, made visible at the end
@@ -76,7 +76,7 @@ def redrive(
             error = "skipped"
         else:
             try:
-                error = _invoke(aws.lam, function, payload)
+                error = _invoke(aws.lam, _target(message, ids), payload)
             except botocore.exceptions.ClientError as exc:  # throttled, function gone, …
                 error = f"the invoke was refused: {exc}"
             if error is None:
@@ -120,6 +120,17 @@ def _payload(message: dict) -> tuple[str, dict | None]:
         if isinstance(r, dict) and "s3" in r
     ]
     return (", ".join(keys) or message.get("MessageId", "?")), payload
+
+
+def _target(message: dict, ids: dict[str, str]) -> str:
+    """The function that failed (the record's requestContext.functionArn) if it is one of the
+    app's functions (the scoring and the insights function share the queue), else the scorer."""
+    try:
+        arn = json.loads(message["Body"])["requestContext"]["functionArn"]
+        name = arn.split(":function:", 1)[1].split(":", 1)[0]
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return ids["Function"]
+    return name if name in (ids.get("Function"), ids.get("InsightsFunction")) else ids["Function"]
 
 
 def _invoke(lam: Any, function: str, payload: dict) -> str | None:

@@ -86,6 +86,7 @@ class Layer:
     pins: tuple[Pin, ...]
     smoke: str  # extra Python run by the import smoke test ("" for none)
     inputs_sha256: str  # over layer.toml and requirements.txt: part of the input hash
+    functions: tuple[str, ...] = ("*",)  # the functions that attach it ("*": every function)
 
     @property
     def lock(self) -> Path:
@@ -108,16 +109,11 @@ def declared_layers(layers_dir: Path = LAYERS_DIR) -> list[str]:
 def load_layers(names: list[str] | None = None, layers_dir: Path = LAYERS_DIR) -> list[Layer]:
     """The requested layers (all when names is None), ordered by position.
 
-    The 5-layer limit is checked against all declared layers even when building one, because
-    the function attaches all of them."""
+    The 5-layer limit is checked per function against all declared layers, even when
+    building one, because each function attaches every layer that names it."""
     declared = declared_layers(layers_dir)
     if not declared:
         raise ConfigError(f"no layers declared: no {layers_dir}/*/layer.toml found")
-    if len(declared) > MAX_LAYERS:
-        raise ConfigError(
-            f"{len(declared)} layers are declared ({', '.join(declared)}) but a Lambda function "
-            f"can use at most {MAX_LAYERS}: merge some of them"
-        )
     for name in names or []:
         if name not in declared:
             raise ConfigError(
@@ -134,6 +130,15 @@ def load_layers(names: list[str] | None = None, layers_dir: Path = LAYERS_DIR) -
                 f"position = {layer.position} in layer.toml; positions must be unique"
             )
         positions[layer.position] = layer.name
+    users = {f for layer in everything for f in layer.functions if f != "*"} or {"*"}
+    for function in sorted(users):
+        attached = [x.name for x in everything if "*" in x.functions or function in x.functions]
+        if len(attached) > MAX_LAYERS:
+            raise ConfigError(
+                f"{len(attached)} layers are attached to function {function!r} "
+                f"({', '.join(attached)}) but a Lambda function can use at most {MAX_LAYERS}: "
+                "merge some of them"
+            )
     chosen = [layer for layer in everything if names is None or layer.name in names]
     return sorted(chosen, key=lambda layer: layer.position)
 
@@ -156,6 +161,18 @@ def load_layer(name: str, layers_dir: Path = LAYERS_DIR) -> Layer:
     if not isinstance(description, str) or not description.strip():
         raise ConfigError(f"{_rel(toml_path)}: `description` must be a non-empty string")
     omit = tuple(_parse_omit(toml_path, meta.get("omit", [])))
+    functions = meta.get("functions", ["*"])
+    if (
+        not isinstance(functions, list)
+        or not functions
+        or not all(
+            isinstance(f, str) and re.fullmatch(r"\*|[a-z][a-z0-9_-]*", f) for f in functions
+        )
+    ):
+        raise ConfigError(
+            f"{_rel(toml_path)}: `functions` must be a non-empty list of function folder names "
+            'under functions/ (e.g. functions = ["sentiment"]), or ["*"] for every function'
+        )
     smoke = meta.get("smoke", "")
     if not isinstance(smoke, str):
         raise ConfigError(f"{_rel(toml_path)}: `smoke` must be a string of Python code")
@@ -173,7 +190,10 @@ def load_layer(name: str, layers_dir: Path = LAYERS_DIR) -> Layer:
                 f"drop one of them (`make lock LAYER={name}` drops omitted packages)"
             )
     digest = hashlib.sha256(toml_bytes + b"\0" + lock_bytes).hexdigest()
-    return Layer(name, directory, position, description.strip(), omit, pins, smoke, digest)
+    return Layer(
+        name, directory, position, description.strip(), omit, pins, smoke, digest,
+        tuple(functions),
+    )  # fmt: skip
 
 
 def _parse_omit(path: Path, raw: object) -> list[Omit]:

@@ -9,14 +9,20 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.layerbuild.config import LAYERS_DIR, canonical, declared_layers, load_layers
+from infra.layerbuild.config import LAYERS_DIR, canonical, declared_layers
 from infra.layerbuild.environment import ca_bundle, hermetic_env, index_url, pip_cache_dir
 from infra.layerbuild.errors import ConfigError, LayerBuildError
 
 
 def lock(names: list[str] | None, layers_dir: Path = LAYERS_DIR, out=print) -> None:
-    if names:
-        load_layers(names, layers_dir)  # validates the names
+    declared = declared_layers(layers_dir)
+    unknown = [n for n in names or [] if n not in declared]
+    if unknown:
+        # Not load_layers(): a new layer has no lock yet, and locking is how it gets one.
+        raise ConfigError(
+            f"unknown layer {unknown[0]!r}; declared layers: {', '.join(declared)} "
+            f"(a layer is a folder {layers_dir.name}/<name>/ with layer.toml and requirements.in)"
+        )
     for name in names or declared_layers(layers_dir):
         lock_layer(layers_dir / name, out)
 

@@ -155,16 +155,23 @@ def _check_target(
         and path_of(e).is_file()
     ]
     verify.check_conflicts({e["name"]: path_of(e) for e in current})
-    rows = [sizes.Row(e["name"], e["zipped_bytes"], e["unzipped_bytes"]) for e in current]
     missing = sorted({d.name for d in declared} - {e["name"] for e in current})
-    rows.append(sizes.function_row(function_root))
-    out(
-        f"sizes for {target.label}"
-        + (f" (not built yet: {', '.join(missing)})" if missing else "")
-        + ":\n"
-        + sizes.table(rows, size_limit)
-    )
-    sizes.gate(rows, size_limit)
+    users = {d.name: d.functions for d in declared}
+    # Lambda's limit applies to each function with the layers it attaches (layer.toml).
+    for function in sizes.function_names(function_root):
+        rows = [
+            sizes.Row(e["name"], e["zipped_bytes"], e["unzipped_bytes"])
+            for e in current
+            if "*" in users[e["name"]] or function in users[e["name"]]
+        ]
+        rows.append(sizes.function_row(function_root, function))
+        out(
+            f"sizes for {function} on {target.label}"
+            + (f" (not built yet: {', '.join(missing)})" if missing else "")
+            + ":\n"
+            + sizes.table(rows, size_limit)
+        )
+        sizes.gate(rows, size_limit)
     for entry in current:
         if entry["unzipped_bytes"] > sizes.TARGET_LAYER_BYTES:
             out(
@@ -236,6 +243,7 @@ def build_layer(
         return {
             "name": layer.name,
             "position": layer.position,
+            "functions": list(layer.functions),
             "runtime": target.runtime,
             "arch": target.arch,
             "zip": zip_name(layer.name, target),

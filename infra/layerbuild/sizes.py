@@ -1,4 +1,5 @@
-"""The size table and Lambda's limit: function + all its layers, unzipped, at most 250 MiB."""
+"""The size table and Lambda's limit: each function + its own layers, unzipped, at most
+250 MiB."""
 
 from __future__ import annotations
 
@@ -21,18 +22,26 @@ class Row:
     note: str = ""
 
 
-def function_row(root: Path = ROOT) -> Row:
-    """build/function.zip when it was packaged, else the source folder it will be made from."""
-    package = root / "build" / "function.zip"
+def function_names(root: Path = ROOT) -> list[str]:
+    """The function folders (functions/<name>/ with a *handler.py)."""
+    folder = root / "functions"
+    if not folder.is_dir():
+        return ["sentiment"]
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*handler.py")))
+
+
+def function_row(root: Path = ROOT, name: str = "sentiment") -> Row:
+    """build/functions/<name>.zip when it was packaged, else the folder it will be made from."""
+    package = root / "build" / "functions" / f"{name}.zip"
     if package.is_file():
         with zipfile.ZipFile(package) as archive:
             unzipped = sum(i.file_size for i in archive.infolist())
-        return Row("function", package.stat().st_size, unzipped, "build/function.zip")
-    folder = root / "functions" / "sentiment"
+        return Row(f"fn {name}", package.stat().st_size, unzipped, f"build/functions/{name}.zip")
+    folder = root / "functions" / name
     unzipped = sum(
         p.stat().st_size for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
     )
-    return Row("function", None, unzipped, "functions/sentiment/ (not packaged yet)")
+    return Row(f"fn {name}", None, unzipped, f"functions/{name}/ (not packaged yet)")
 
 
 def table(rows: list[Row], limit: int = LAMBDA_UNZIPPED_LIMIT) -> str:

@@ -110,6 +110,7 @@ def _usage(state: dict) -> None:
     aws s3 cp examples/reviews.csv s3://{inp}/input/reviews.csv
     aws s3 ls --recursive s3://{out}/
     aws s3 cp s3://{out}/scored/reviews.csv -
+    aws s3 presign s3://{out}/insights/reviews.csv.html   (its page; index: insights/index.html)
   (or without the export: aws --endpoint-url {url} s3 cp …)
 
   function logs:   make logs   (or, with AWS CLI v2: aws logs tail /aws/lambda/{state["function"]})

@@ -27,7 +27,7 @@ DEMO_BIG_BYTES = 3 * 1024 * 1024
 
 
 def demo() -> int:
-    steps = Steps(total=12)
+    steps = Steps(total=13)
     run_dir = STATE / "demo"
     shutil.rmtree(run_dir, ignore_errors=True)
     moto = service = api = None
@@ -73,6 +73,10 @@ def demo() -> int:
                 raise StepFailed("wait", f"the function failed: {last.error}")
         with steps.step("results"):
             _show_results(s3, outputs, key, run_dir, function, events[-1].request_id)
+        with steps.step("the page the insights function drew from the run report"):
+            from infra.local import insights
+
+            insights.show(service, outputs, key.removeprefix("input/"))
         threshold = os.environ["FANOUT_THRESHOLD_MB"]
         with steps.step(
             f"a file above the fan-out threshold (FANOUT_THRESHOLD_MB={threshold}): byte "

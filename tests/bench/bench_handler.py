@@ -151,24 +151,17 @@ def child_raw(path: str) -> dict:
     return {"rows": len(texts), "seconds": time.perf_counter() - started}
 
 
-def child_handler(key: str) -> dict:
-    sys.path.insert(0, str(FUNCTION_DIR))
-    import boto3
-
-    import handler
-
-    head = boto3.client("s3").head_object(Bucket=INPUT, Key=key)
-    event = {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {"name": INPUT},
-                    "object": {"key": key, "size": head["ContentLength"], "eTag": head["ETag"]},
-                },
-            }
-        ]
+def invoke_handler(handler, s3, bucket: str, key: str) -> tuple[dict, float]:
+    """One S3 event for `bucket`/`key` through `handler.lambda_handler`, as Lambda calls it;
+    the first record's result and the seconds it took (also used by compare_commits.py)."""
+    head = s3.head_object(Bucket=bucket, Key=key)
+    record = {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": head["ContentLength"], "eTag": head["ETag"]},
+        },
     }
 
     class Context:
@@ -182,8 +175,17 @@ def child_handler(key: str) -> dict:
             return 3_600_000
 
     started = time.perf_counter()
-    result = handler.lambda_handler(event, Context())["results"][0]
-    seconds = time.perf_counter() - started
+    result = handler.lambda_handler({"Records": [record]}, Context())["results"][0]
+    return result, time.perf_counter() - started
+
+
+def child_handler(key: str) -> dict:
+    sys.path.insert(0, str(FUNCTION_DIR))
+    import boto3
+
+    import handler
+
+    result, seconds = invoke_handler(handler, boto3.client("s3"), INPUT, key)
     if result["status"] != "succeeded":
         error = result.get("error", {})
         return {"rows": 0, "seconds": seconds, "status": result["status"],

@@ -7,7 +7,7 @@ moto server, then runs the scoring handler of each revision in turn (fresh proce
 old/new/old/new…) and prints each run, the medians and the ratio new/old.
 
     .venv/bin/python tests/bench/compare_commits.py --old main --new HEAD [--rounds 5]
-        [--copies 10] [--engine fast] [--workers 1]
+        [--copies 10] [--engine fast] [--workers 1] [--set ANALYTICS=off]
 
 Not a `bench_*.py` script (`make bench` prints this tree's figures); run it by hand when a
 change must not cost speed, and quote its output.
@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1].parent
@@ -36,29 +35,10 @@ def child(function_dir: str) -> None:
 
     import handler
 
-    head = boto3.client("s3").head_object(Bucket=INPUT, Key=KEY)
-    record = {
-        "eventSource": "aws:s3",
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "bucket": {"name": INPUT},
-            "object": {"key": KEY, "size": head["ContentLength"], "eTag": head["ETag"]},
-        },
-    }
+    sys.path.insert(0, str(ROOT / "tests" / "bench"))
+    from bench_handler import invoke_handler
 
-    class Context:
-        aws_request_id = "compare"
-        function_name = "compare"
-        memory_limit_in_mb = 1769
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:compare"
-
-        @staticmethod
-        def get_remaining_time_in_millis() -> int:
-            return 3_600_000
-
-    started = time.perf_counter()
-    result = handler.lambda_handler({"Records": [record]}, Context())["results"][0]
-    seconds = time.perf_counter() - started
+    result, seconds = invoke_handler(handler, boto3.client("s3"), INPUT, KEY)
     if result.get("status") != "succeeded":
         raise SystemExit(f"not scored: {json.dumps(result)[:2000]}")
     print(json.dumps({"rows": result["rows"]["total"], "seconds": seconds}))
@@ -99,6 +79,10 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=10)
     parser.add_argument("--engine", default="fast")
     parser.add_argument("--workers", default="1")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="a function setting for both runs, e.g. ANALYTICS=off to compare like with like",
+    )  # fmt: skip
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -118,7 +102,8 @@ def main() -> None:
         try:
             env = {**os.environ, **moto.env(), "OUTPUT_BUCKET": OUTPUT,
                    "POWERTOOLS_LOG_LEVEL": "WARNING", "SCORING_ENGINE": args.engine,
-                   "SCORING_WORKERS": args.workers}  # fmt: skip
+                   "SCORING_WORKERS": args.workers,
+                   **dict(item.split("=", 1) for item in args.set)}  # fmt: skip
             s3 = boto3.session.Session(**_credentials(env)).client("s3", endpoint_url=moto.url)
             for bucket in (INPUT, OUTPUT):
                 s3.create_bucket(Bucket=bucket)

@@ -64,11 +64,12 @@ def write_layers(
 
 
 def copy_function(dest: Path) -> Path:
-    """A copy of functions/sentiment that a test may edit (code-only changes)."""
-    target = dest / "sentiment"
-    shutil.copytree(
-        ROOT / "functions" / "sentiment",
-        target,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
-    return target
+    """A copy of functions/ that a test may edit (code-only changes); returns the scoring
+    function's folder (the deployer packages every folder beside it)."""
+    for name in ("sentiment", "insights"):
+        shutil.copytree(
+            ROOT / "functions" / name,
+            dest / "functions" / name,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+    return dest / "functions" / "sentiment"

@@ -203,7 +203,7 @@ def test_a_layer_name_too_long_for_its_stack_is_refused_before_any_change(make_c
     cfg = make_config()
     built = [layers.BuiltLayer("x" * 130, 10, None, "f" * 64, {})]
     with pytest.raises(DeployError, match="too long a name"):
-        limits.check_layers(cfg, built)
+        limits.check_layers(cfg, built, ["sentiment"])
 
 
 # --- log levels as deployed -----------------------------------------------------------------

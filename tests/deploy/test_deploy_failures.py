@@ -227,10 +227,11 @@ def test_cli_deploys_to_the_endpoint_and_a_second_run_changes_nothing(moto_serve
     assert "nothing changed" in second.stdout
 
 
-def test_cli_package_writes_build_function_zip(tmp_path):
+def test_cli_package_writes_one_zip_per_function(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "BUILD_DIR": str(tmp_path / "b")}
     run = subprocess.run([sys.executable, "-m", "infra.deploy", "package"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert (tmp_path / "b" / "function.zip").is_file()
+    for name in ("sentiment", "insights"):
+        assert (tmp_path / "b" / "functions" / f"{name}.zip").is_file()
     assert "sha256" in run.stdout

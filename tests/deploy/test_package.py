@@ -13,7 +13,7 @@ from tests.paths import FUNCTION_DIR
 
 def test_real_function_zip_is_small_and_holds_only_our_python(tmp_path):
     art = package.build(FUNCTION_DIR, tmp_path / "function.zip")
-    assert art.size <= 64 * 1024
+    assert art.size <= package.MAX_BYTES
     names = zipfile.ZipFile(art.path).namelist()
     expected = sorted(
         p.relative_to(FUNCTION_DIR).as_posix()
@@ -72,4 +72,19 @@ def test_a_zip_over_64_kib_is_refused_with_the_reason(workspace, tmp_path):
 def test_a_missing_handler_is_named(workspace, tmp_path):
     (workspace["function"] / "handler.py").unlink()
     with pytest.raises(DeployError, match=r"handler\.py"):
+        package.build(workspace["function"], tmp_path / "function.zip")
+
+
+def test_every_function_folder_gets_its_own_zip(workspace, tmp_path):
+    arts = package.build_all(workspace["function"].parent, tmp_path / "functions")
+    assert sorted(arts) == ["insights", "sentiment"]
+    with zipfile.ZipFile(arts["insights"].path) as zf:
+        names = zf.namelist()
+    assert "insights_handler.py" in names and "csv_insights/publish.py" in names
+    assert not any(n.startswith("csv_sentiment/") or n == "handler.py" for n in names)
+
+
+def test_a_folder_with_two_handler_modules_is_refused(workspace, tmp_path):
+    (workspace["function"] / "other_handler.py").write_text("def lambda_handler(e, c): pass\n")
+    with pytest.raises(DeployError, match="2 top-level"):
         package.build(workspace["function"], tmp_path / "function.zip")

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from csv_insights import metrics as insights_metrics
 from csv_sentiment import metrics
 from csv_sentiment.settings import SPECS
 from infra.deploy import contract, templates
@@ -50,6 +51,8 @@ def test_files_failed_alarm_uses_the_functions_metric_namespace_and_dimension(ap
         "MetricsNamespace": metrics.DEFAULT_NAMESPACE,
         "ServiceName": metrics.DEFAULT_SERVICE,
         "ServiceDimension": metrics.SERVICE_DIMENSION,
+        "InsightsServiceName": insights_metrics.DEFAULT_SERVICE,
+        "ReportsRejectedMetric": insights_metrics.REPORTS_REJECTED,
     }
     assert passed == declared
     assert {k: app["Parameters"][k]["Default"] for k in declared} == declared
@@ -143,7 +146,11 @@ def test_buckets_are_private_encrypted_tls_only_and_retained_except_on_a_failed_
         assert policy["Effect"] == "Deny"
         assert policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     output = app["Resources"]["OutputBucket"]["Properties"]["NotificationConfiguration"]
-    assert output == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    assert output["EventBridgeConfiguration"] == {"EventBridgeEnabled": True}
+    # The only Lambda notification on the output bucket: new reports → the insights function
+    # (never the scoring function: its own outputs must not trigger it).
+    [insights] = output["LambdaConfigurations"]
+    assert insights["Function"] == {"Fn::GetAtt": ["InsightsFunction", "Arn"]}
 
 
 def test_the_local_variant_differs_only_in_retain_which_moto_knows():

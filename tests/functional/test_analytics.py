@@ -64,6 +64,12 @@ def test_analytics_text_keeps_none_or_the_first_characters(harness, setting, exp
     (rows,) = dataset(harness).values()
     assert rows[0]["text"] == expected
     assert rows[2]["text"] is None or setting == "4"  # a blank text stays blank ('' or null)
+    # The insights pages show the report's extreme rows: the same privacy setting governs them.
+    extremes = report["extremes"]
+    assert extremes["text_policy"] == (4 if setting == "4" else "none")
+    shown = [r.get("text") for r in extremes["most_positive"] + extremes["most_negative"]]
+    assert shown and all(t is None or len(t) <= 4 for t in shown)
+    assert all(t is None for t in shown) == (setting == "none")
 
 
 def test_a_changed_text_setting_rescores_instead_of_skipping(harness):

@@ -105,7 +105,7 @@ def test_scores_parse_back_to_the_identical_floats(harness, baseline):
 
 def test_report_describes_the_run(harness, baseline):
     report = harness.json("reports/base.csv.json")
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     assert report["rows"] == {"total": 4, "scored": 3, "none": 1, "rejected": 0}
     assert report["labels"]["none"] == 1
     assert report["model"] == "vaderSentiment 3.3.2"

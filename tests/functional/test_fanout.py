@@ -21,6 +21,7 @@ from csv_sentiment.settings import Settings
 from csv_sentiment.workers import InProcess
 from infra.deploy import statemachines
 from tests.functional.s3_harness import event_for
+from tests.reportschema import problems
 
 pytestmark = pytest.mark.slow  # each test runs the state machine on a file of a few MB
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:fanout-test"
@@ -209,6 +210,10 @@ def test_a_multi_range_file_is_byte_identical_to_one_invocation(setup, corpus_pa
     assert {k: report[k] for k in ("text_column", "encoding", "delimiter", "config")} == {
         k: single[k] for k in ("text_column", "encoding", "delimiter", "config")
     }
+    # The insights fields, merged over the ranges, equal one invocation's; the one schema holds.
+    for k in ("compound_histogram", "extremes", "schema_version"):
+        assert report[k] == single[k], k
+    assert problems(report) == []
     assert setup.listing("tmp/") == [] and setup.open_uploads() == []
     _same_dataset_rows(setup, single, report)
 

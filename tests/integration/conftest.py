@@ -55,7 +55,7 @@ def runtime_ready():
 
 @pytest.fixture(scope="session")
 def built_artifacts(runtime_ready):
-    """build/layers for python3.12/x86_64 and build/function.zip, as `make layers function`."""
+    """build/layers for python3.12/x86_64 and build/functions/*.zip, as `make layers function`."""
     env = isolated_env()
     _run(
         [sys.executable, "-m", "infra.layerbuild", "build", "--runtime", RUNTIME, "--arch", ARCH],

@@ -41,8 +41,8 @@ def test_make_demo_shows_the_pipeline_working_and_stops_everything(built_artifac
     done = _local("demo", tmp_path)
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-2000:]
-    headers = re.findall(r"^==> \[(\d+)/12\] ", out, re.M)
-    assert headers == [str(i) for i in range(1, 13)]
+    headers = re.findall(r"^==> \[(\d+)/13\] ", out, re.M)
+    assert headers == [str(i) for i in range(1, 14)]
     assert "s3://cmdtest-app-out-123456789012-us-east-1/scored/reviews.csv" in out
     assert (
         "first rows of" in out
@@ -59,6 +59,16 @@ def test_make_demo_shows_the_pipeline_working_and_stops_everything(built_artifac
         assert re.search(rf"\n    \S+ +{label} +{count} +{round(100 * count / 42, 2)}", share)
     assert re.search(r"START RequestId: \S+ Version: \$LATEST", out)
     assert re.search(r"REPORT RequestId: \S+\tInit Duration: [\d.]+ ms\tDuration", out)
+    # Where the insights page is: its key, a presigned URL that opens it, a local copy.
+    page = "s3://cmdtest-app-out-123456789012-us-east-1/insights/reviews.csv.html"
+    assert page in out and "sentiment-app-insights" not in out  # the STACK's own function
+    assert re.search(
+        r"presigned URL \(while the endpoint runs\): http://127\.0\.0\.1:\d+/"
+        r"cmdtest-app-out-[^ ]+/insights/reviews\.csv\.html\?\S*Signature=",
+        out,
+    )
+    copy = re.search(r"a copy to open in a browser now: file://(\S+reviews\.csv\.html)", out)
+    assert "<title>Sentiment of reviews.csv</title>" in Path(copy.group(1)).read_text()
     endpoint = re.search(r"deploy stacks cmdtest-\* to (http://127\.0\.0\.1:\d+)", out).group(1)
     port = int(endpoint.rsplit(":", 1)[1])
     assert not [

@@ -49,12 +49,14 @@ def test_manifest_lists_every_layer_in_the_documented_format(pip_build):
     build_dir, report, _ = pip_build
     manifest = json.loads((build_dir / "layers" / "manifest.json").read_text())
     assert manifest["schema_version"] == 1
-    assert [e["name"] for e in manifest["layers"]] == ["powertools", "vader", "pandas"]
+    assert [e["name"] for e in manifest["layers"]] == ["powertools", "vader", "pandas", "plots"]
+    users = {layer.name: list(layer.functions) for layer in load_layers()}
     pins = {layer.name: {p.name: p.version for p in layer.pins} for layer in load_layers()}
     for entry in manifest["layers"]:
-        assert set(entry) == {"name", "position", "runtime", "arch", "zip", "sha256",
-                              "zipped_bytes", "unzipped_bytes", "packages", "input_hash",
-                              "builder"}  # fmt: skip
+        assert set(entry) == {"name", "position", "functions", "runtime", "arch", "zip",
+                              "sha256", "zipped_bytes", "unzipped_bytes", "packages",
+                              "input_hash", "builder"}  # fmt: skip
+        assert entry["functions"] == users[entry["name"]]  # from layer.toml
         assert (entry["runtime"], entry["arch"]) == ("python3.12", "x86_64")
         assert entry["zip"] == f"{entry['name']}-python3.12-x86_64.zip"
         zip_path = build_dir / "layers" / entry["zip"]
@@ -66,15 +68,20 @@ def test_manifest_lists_every_layer_in_the_documented_format(pip_build):
         assert entry["unzipped_bytes"] == sum(
             i.file_size for i in zipfile.ZipFile(zip_path).infolist()
         )
-    assert report.built == ["powertools", "vader", "pandas"]
+    assert report.built == ["powertools", "vader", "pandas", "plots"]
 
 
 def test_smoke_test_imports_everything_with_lambdas_paths_only(pip_build):
     build_dir, report, lines = pip_build
     smoke = report.smoke
-    assert {"pandas", "numpy", "vaderSentiment", "aws_lambda_powertools", "dateutil"} <= set(
-        smoke["imported"]
-    )
+    assert {
+        "pandas",
+        "numpy",
+        "vaderSentiment",
+        "aws_lambda_powertools",
+        "dateutil",
+        "matplotlib",
+    } <= set(smoke["imported"])
     runtime = build_dir / "runtime" / "python3.12-x86_64"
     assert smoke["sys_path"][0] == str(ROOT / "functions" / "sentiment")
     assert smoke["sys_path"][1].endswith("/opt/python")
@@ -91,7 +98,7 @@ def test_smoke_test_imports_everything_with_lambdas_paths_only(pip_build):
 
 def test_one_progress_line_per_step_per_layer_with_times(pip_build):
     _, _, lines = pip_build
-    for layer in ("powertools", "vader", "pandas"):
+    for layer in ("powertools", "vader", "pandas", "plots"):
         steps = [line.split()[2] for line in lines if line.startswith(f"[{layer} python3.12")]
         assert steps == STEPS
     install = next(line for line in lines if line.startswith("[pandas") and " install " in line)
@@ -100,8 +107,14 @@ def test_one_progress_line_per_step_per_layer_with_times(pip_build):
 
 def test_size_table_is_printed_with_the_total(pip_build):
     _, _, lines = pip_build
-    table = next(line for line in lines if line.startswith("sizes for python3.12-x86_64"))
-    assert "pandas" in table and "function" in table and "of Lambda's 262,144,000-byte" in table
+    tables = {
+        fn: next(line for line in lines if line.startswith(f"sizes for {fn} on python3.12-x86_64"))
+        for fn in ("sentiment", "insights")
+    }
+    # Each function's own layers (layer.toml `functions`) count against its limit.
+    assert "vader" in tables["sentiment"] and "pandas" not in tables["sentiment"]
+    assert "pandas" in tables["insights"] and "plots" in tables["insights"]
+    assert all("fn " in t and "of Lambda's 262,144,000-byte" in t for t in tables.values())
 
 
 def test_layers_stay_within_budget(pip_build):
@@ -117,9 +130,9 @@ def test_second_build_is_a_noop_and_keeps_the_zips(pip_build, tmp_path, quiet):
                    builder=select_builder(make_target("python3.12", "x86_64"), mode="pip"),
                    out=out)  # fmt: skip
     assert time.monotonic() - started <= 2
-    assert report.built == [] and report.skipped == ["powertools", "vader", "pandas"]
+    assert report.built == [] and report.skipped == ["powertools", "vader", "pandas", "plots"]
     assert shas(build_dir) == before
-    assert sum("up to date" in line for line in lines) == 3
+    assert sum("up to date" in line for line in lines) == 4
 
 
 def test_noop_from_the_command_line_takes_under_two_seconds(pip_build, tmp_path):
@@ -156,7 +169,7 @@ def test_changing_one_layers_requirements_rebuilds_that_layer_only(pip_build, tm
                    builder=select_builder(make_target("python3.12", "x86_64"), mode="pip"),
                    out=quiet[0])  # fmt: skip
     assert report.built == ["vader"]
-    assert report.skipped == ["powertools", "pandas"]
+    assert report.skipped == ["powertools", "pandas", "plots"]
 
 
 def test_bytecode_is_unchecked_hash_for_the_target_python_with_opt_paths(pip_build):

@@ -13,8 +13,10 @@ HASH = "--hash=sha256:" + "0" * 64
 
 def test_real_layers_are_ordered_by_declared_position():
     layers = load_layers()
-    assert [layer.name for layer in layers] == ["powertools", "vader", "pandas"]
-    assert [layer.position for layer in layers] == [10, 20, 30]
+    assert [layer.name for layer in layers] == ["powertools", "vader", "pandas", "plots"]
+    users = {layer.name: layer.functions for layer in layers}
+    assert users["vader"] == ("sentiment",) and "sentiment" not in users["pandas"] + users["plots"]
+    assert [layer.position for layer in layers] == [10, 20, 30, 40]
 
 
 def test_vader_declares_requests_omitted_with_a_reason():
@@ -81,8 +83,30 @@ def test_multiline_hashed_lock_is_parsed(layers_dir, make_layer):
 def test_more_than_five_layers_is_refused_even_when_building_one(layers_dir, make_layer):
     for i in range(6):
         make_layer(layers_dir, f"l{i}", position=i)
-    with pytest.raises(ConfigError, match=r"6 layers are declared .* at most 5"):
+    with pytest.raises(ConfigError, match=r"6 layers are attached to function '\*' .* at most 5"):
         load_layers(["l0"], layers_dir)
+
+
+def test_the_five_layer_limit_is_per_function(layers_dir, make_layer):
+    for i in range(6):
+        fn = "a" if i < 3 else "b"
+        make_layer(layers_dir, f"l{i}", position=i, extra_toml=f'functions = ["{fn}"]')
+    assert len(load_layers(None, layers_dir)) == 6
+    make_layer(layers_dir, "shared", position=9, extra_toml='functions = ["a", "b"]')
+    make_layer(layers_dir, "more", position=8, extra_toml='functions = ["b"]')
+    assert len(load_layers(None, layers_dir)) == 8  # b has five
+    make_layer(layers_dir, "over", position=7, extra_toml='functions = ["b"]')
+    with pytest.raises(ConfigError, match=r"6 layers are attached to function 'b'"):
+        load_layers(None, layers_dir)
+
+
+@pytest.mark.parametrize(
+    "bad", ["functions = []", 'functions = "sentiment"', 'functions = ["A B"]']
+)
+def test_functions_must_name_function_folders(layers_dir, make_layer, bad):
+    make_layer(layers_dir, "x", extra_toml=bad)
+    with pytest.raises(ConfigError, match="`functions` must be a non-empty list"):
+        load_layers(None, layers_dir)
 
 
 def test_two_layers_cannot_share_a_position(layers_dir, make_layer):

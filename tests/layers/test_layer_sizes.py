@@ -43,8 +43,8 @@ def test_function_size_counts_the_packaged_zip_when_present(tmp_path):
     (source / "handler.py").write_text("x" * 100)
     (source / "__pycache__" / "handler.cpython-312.pyc").write_text("y" * 1000)
     assert function_row(tmp_path).unzipped == 100  # bytecode caches are not shipped
-    (tmp_path / "build").mkdir()
-    with zipfile.ZipFile(tmp_path / "build" / "function.zip", "w") as archive:
+    (tmp_path / "build" / "functions").mkdir(parents=True)
+    with zipfile.ZipFile(tmp_path / "build" / "functions" / "sentiment.zip", "w") as archive:
         archive.writestr("handler.py", "x" * 300)
     row = function_row(tmp_path)
-    assert (row.unzipped, row.note) == (300, "build/function.zip")
+    assert (row.unzipped, row.note) == (300, "build/functions/sentiment.zip")

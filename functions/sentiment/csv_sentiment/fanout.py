@@ -36,7 +36,9 @@ from csv_sentiment.errors import (
     TimeBudgetExceeded,
 )
 from csv_sentiment.events import output_keys
+from csv_sentiment.reports import SCHEMA_VERSION
 from csv_sentiment.settings import Settings
+from csv_sentiment.summary import Summary, policy_of
 
 if TYPE_CHECKING:
     from csv_sentiment.job import Records
@@ -312,12 +314,13 @@ class Fanout:
         counter = _Count(_iter_range(self.s3, plan["source"], item.start, item.end))
         records, rows = open_range(counter, plan, item, settings)  # MAX_INPUT_MB: at plan time
         header = plan["header"]
+        # The line before the range's first row, as open_range gives its RowScorer.
+        first = plan["header_end_line"] if item.index == 0 else item.first_line
+        summary = Summary(first, policy_of(settings.analytics_text))  # merged by _report
         out = s3io.OutputObject(
             self.s3, settings.output_bucket, out_key, settings.part_size_bytes, CSV_CONTENT_TYPE
         )
-        # The dataset numbers rows from the same line as the scorer: after the header in range 0.
-        start_line = plan["header_end_line"] if item.index == 0 else item.first_line
-        dataset = _range_dataset(self.s3, settings, plan, start_line, _staged(out_key))
+        dataset = _range_dataset(self.s3, settings, plan, first, _staged(out_key))
         try:
             if item.index == 0:
                 head = output_header(header, settings.neutralise_formulas)
@@ -325,8 +328,10 @@ class Fanout:
             for chunk, ends in _batches(records, item):
                 self._check_time(item)
                 batch = rows.prepare(chunk, ends)
-                scored = rows.finish(batch, self.scorer.submit(batch.texts).result())
+                scores = self.scorer.submit(batch.texts).result()
+                scored = rows.finish(batch, scores)
                 out.write(csvio.format_rows(scored).encode("utf-8"))
+                summary.add(batch.kinds, batch.texts, scores, ends)
                 if dataset:
                     dataset.add(batch.rows, scored, ends)
             out.complete()
@@ -345,6 +350,7 @@ class Fanout:
             "compound_sum": counts.compound_sum,
             "bytes_read": counter.count,
             "bytes_written": out.bytes_written,
+            "summary": summary.partial(),
         }  # fmt: skip
 
     def _check_time(self, item: ranges.Range) -> None:
@@ -387,7 +393,7 @@ class Fanout:
         parts = [f"{state['prefix']}out/{i['index']:05d}.csv" for i in items]
         assemble_started = time.monotonic()
         written = _assemble(self.s3, state["bucket"], parts, keys.scored)
-        report = _report(plan, items, done, keys, written, self.request_id)
+        report = _report(plan, items, done, keys, written, self.request_id, self.settings)
         report["fanout"]["assemble_seconds"] = round(time.monotonic() - assemble_started, 3)
         staged = [_staged(p) for p in parts] if self.settings.analytics else []
         report["outputs"]["analytics"] = analytics.publish(
@@ -713,7 +719,9 @@ def _part(s3, bucket: str, key: str, upload: str, number: int, slices) -> str:
     return s3.upload_part(**common, Body=body)["ETag"]
 
 
-def _report(plan: dict, items: list, done: dict, keys, written: int, rid: str) -> dict:
+def _report(
+    plan: dict, items: list, done: dict, keys, written: int, rid: str, settings: Settings
+) -> dict:
     """The run report of one invocation (same schema), plus how the file was split."""
     from csv_sentiment.core import LABELS
 
@@ -730,8 +738,11 @@ def _report(plan: dict, items: list, done: dict, keys, written: int, rid: str) -
         compound += d["compound_sum"]
         read += d["bytes_read"]
     elapsed = max(0.001, time.time() - plan["started"])
+    summary = Summary.merged(
+        [done[i]["summary"] for i in sorted(done)], policy_of(settings.analytics_text)
+    )
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "status": "succeeded",
         "source": plan["source"],
         "outputs": {"scored": keys.scored, "report": keys.report},
@@ -751,6 +762,8 @@ def _report(plan: dict, items: list, done: dict, keys, written: int, rid: str) -
         "model": MODEL,
         "config": plan["config"],
         "request_id": rid,
+        "compound_histogram": summary.histogram(),
+        "extremes": summary.extremes(),
         "fanout": {
             "execution": plan.get("execution"),
             "attempt": plan.get("attempt"),

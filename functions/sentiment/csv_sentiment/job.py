@@ -41,6 +41,7 @@ from csv_sentiment.reports import (
     source_of,
 )
 from csv_sentiment.settings import Settings
+from csv_sentiment.summary import Summary, policy_of
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 GZIP_CONTENT_TYPE = "application/gzip"  # a .gz source's scored CSV
@@ -102,7 +103,7 @@ class Job:
             if self.fanout and (why := self.fanout.too_big(src)):
                 return self.fanout.hand_off(src, config, column_setting, why)
             opened = self.open_records(src, column_setting)
-            counts, bytes_written, dataset = self._pipeline(opened, keys)
+            counts, bytes_written, dataset, summary = self._pipeline(opened, keys)
         except Superseded as exc:
             return {"status": "superseded", "reason": exc.message, "source": source_of(src or ref)}
         except InputError as exc:
@@ -112,7 +113,7 @@ class Job:
             document = self._error_report(exc, src or ref, keys, started)
             s3io.put_json(self.s3, settings.output_bucket, keys.error, document)
             return document
-        report = self._success_report(opened, counts, bytes_written, keys, config, started)
+        report = self._success_report(opened, counts, bytes_written, keys, config, started, summary)
         report["outputs"]["analytics"] = dataset
         analytics.commit_report(self.s3, settings.output_bucket, keys.report, report)
         # A stale failure goes; only if there is one, because on a versioned bucket deleting a
@@ -190,7 +191,7 @@ class Job:
     # a multipart upload that is completed only after the last row. With worker processes the
     # next batches are parsed and sent while earlier ones are scored; on any failure the
     # upload is aborted, so a half-written scored file never exists.
-    def _pipeline(self, opened: Opened, keys: OutputKeys) -> tuple[Counts, int, list[str]]:
+    def _pipeline(self, opened: Opened, keys: OutputKeys) -> tuple[Counts, int, list[str], Summary]:
         settings = self.settings
         rows = RowScorer(
             width=len(opened.header),
@@ -199,6 +200,8 @@ class Job:
             neutralise_formulas=settings.neutralise_formulas,
             header_end_line=opened.header_end,
         )
+        # The report's extreme rows follow the dataset's text-privacy setting (ANALYTICS_TEXT).
+        summary = Summary(opened.header_end, policy_of(settings.analytics_text))
         out = s3io.OutputObject(
             self.s3, settings.output_bucket, keys.scored, settings.part_size_bytes,
             GZIP_CONTENT_TYPE if keys.compressed else CSV_CONTENT_TYPE, gzip=keys.compressed,
@@ -212,8 +215,10 @@ class Job:
 
             def write_oldest() -> None:
                 batch, handle, ends = pending.popleft()
-                out_rows = rows.finish(batch, handle.result())
+                scores = handle.result()
+                out_rows = rows.finish(batch, scores)
                 out.write(csvio.format_rows(out_rows).encode("utf-8"))
+                summary.add(batch.kinds, batch.texts, scores, ends)  # the insights fields
                 if dataset:
                     dataset.add(batch.rows, out_rows, ends)
 
@@ -238,7 +243,7 @@ class Job:
             if dataset:
                 dataset.abort()
             raise
-        return rows.counts, out.bytes_written, [dataset.key] if dataset else []
+        return rows.counts, out.bytes_written, [dataset.key] if dataset else [], summary
 
     def _dataset(self, opened: Opened) -> analytics.DatasetWriter | None:
         """The analytics dataset's writer for this run (docs/analytics.md), unless it is off."""
@@ -254,7 +259,7 @@ class Job:
     # presence means success.
     def _success_report(
         self, opened: Opened, counts: Counts, bytes_written: int, keys: OutputKeys,
-        config: dict[str, object], started: float,
+        config: dict[str, object], started: float, summary: Summary,
     ) -> RunReport:  # fmt: skip
         elapsed = time.monotonic() - started
         return {
@@ -283,6 +288,8 @@ class Job:
             "model": MODEL,
             "config": config,
             "request_id": self.request_id,
+            "compound_histogram": summary.histogram(),  # for the insights pages
+            "extremes": summary.extremes(),
         }
 
     def _check_time(self, rows_done: int, bytes_done: int, size: int) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired, Protocol, TypedDict
 
-SCHEMA_VERSION = 1
+# The one JSON Schema of both: schemas/run-report.schema.json. Version 2 added the fields the
+# insights pages need (compound_histogram, extremes: csv_sentiment/summary.py).
+SCHEMA_VERSION = 2
 
 
 class SourceLike(Protocol):
@@ -47,6 +49,29 @@ class ErrorOutputs(TypedDict):
     error: str
 
 
+class Histogram(TypedDict):
+    """Scored rows per compound bin of equal width over [low, high]."""
+
+    low: int
+    high: int
+    counts: list[int]
+
+
+class ExtremeRow(TypedDict, total=False):
+    row: int  # data row number, 1 = the first row after the header
+    line: int  # the input line the row starts on
+    compound: float
+    text: str  # absent when the text policy is none
+    truncated: bool
+
+
+class Extremes(TypedDict):
+    text_policy: str | int  # full, none or a number of characters
+    max_chars: int
+    most_positive: list[ExtremeRow]
+    most_negative: list[ExtremeRow]
+
+
 class RunReport(TypedDict):
     """`reports/<rel>.json`: written last, its presence means success."""
 
@@ -70,6 +95,8 @@ class RunReport(TypedDict):
     model: str
     config: dict[str, object]
     request_id: str
+    compound_histogram: Histogram
+    extremes: Extremes
 
 
 class ErrorReport(TypedDict):

@@ -1,0 +1,1 @@
+"""The insights function's package: run reports → HTML pages (pandas + matplotlib layers)."""
