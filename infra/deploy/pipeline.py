@@ -80,6 +80,38 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         if layer.name not in pinned:
             artifacts.ensure(aws.s3, bucket, layer.key, layer.zip_path, say)
 
+    _deploy_layers(cfg, aws, bucket, built, pinned, report, say, local)
+
+    arn_of = {layer.name: arn for layer, arn in zip(built, report.layer_arns, strict=True)}
+    per_function = {}
+    for name in zips:
+        code_param, layers_param = FUNCTION_PARAMETERS[name]
+        report.function_layers[name] = [arn_of[x.name] for x in layers.for_function(built, name)]
+        per_function[code_param] = report.code_keys[name]
+        per_function[layers_param] = ",".join(report.function_layers[name])
+    body, tmpl = templates.load("app", local=local)
+    params = _app_parameters(cfg, aws, bucket, per_function, tmpl, say)
+    app = stacks.deploy(aws.cfn, cfg.app_stack, body, tmpl, params, say, cfg.poll_seconds, local)
+    report.stacks[app.name] = app.action
+    report.outputs = app.outputs
+    if local:
+        _versioning_moto_skips(aws, report.outputs, say)
+        report.outputs.update(analytics.create_locally(aws, cfg.app_stack, say))
+        sfn = boto3.client("stepfunctions", region_name=aws.region)
+        statemachines.make_executable(sfn, aws.cfn, cfg.app_stack, say)
+    # Only now, with every stack settled: what no current stack names may expire.
+    artifacts.mark_unused(aws.s3, bucket, artifacts.in_use(aws.cfn, cfg), say)
+
+    _summarise(report, bucket, say)
+    return report
+
+
+# The layer stacks, one per built layer (a pinned layer's stack is left as it is): content
+# addressed by the zip's sha256, so an unchanged layer publishes nothing.
+def _deploy_layers(
+    cfg: Config, aws: Aws, bucket: str, built: list, pinned: dict[str, str],
+    report: DeployReport, say: Say, local: bool,
+) -> None:  # fmt: skip
     body, tmpl = templates.load("layer", local=local)
     for layer in built:
         if layer.name in pinned:
@@ -103,15 +135,13 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
             arn = _published_version(aws, params, result.name, say, report)
         report.layer_arns.append(arn)
 
-    arn_of = {layer.name: arn for layer, arn in zip(built, report.layer_arns, strict=True)}
-    per_function = {}
-    for name in zips:
-        code_param, layers_param = FUNCTION_PARAMETERS[name]
-        report.function_layers[name] = [arn_of[x.name] for x in layers.for_function(built, name)]
-        per_function[code_param] = report.code_keys[name]
-        per_function[layers_param] = ",".join(report.function_layers[name])
-    body, tmpl = templates.load("app", local=local)
-    params = {
+
+# The app stack's parameters: every setting the deployer passes, the functions' code keys and
+# layer lists, the alarms' names as the function declares them, the state machines' keys.
+def _app_parameters(
+    cfg: Config, aws: Aws, bucket: str, per_function: dict[str, str], tmpl: dict, say: Say
+) -> dict[str, str]:
+    return {
         "CodeBucket": bucket,
         **per_function,
         "Runtime": cfg.runtime,
@@ -133,17 +163,9 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
         **contract.alarm_parameters(cfg.function_dir),
         **statemachines.upload(aws.s3, bucket, tmpl, say),
     }
-    app = stacks.deploy(aws.cfn, cfg.app_stack, body, tmpl, params, say, cfg.poll_seconds, local)
-    report.stacks[app.name] = app.action
-    report.outputs = app.outputs
-    if local:
-        _versioning_moto_skips(aws, report.outputs, say)
-        report.outputs.update(analytics.create_locally(aws, cfg.app_stack, say))
-        sfn = boto3.client("stepfunctions", region_name=aws.region)
-        statemachines.make_executable(sfn, aws.cfn, cfg.app_stack, say)
-    # Only now, with every stack settled: what no current stack names may expire.
-    artifacts.mark_unused(aws.s3, bucket, artifacts.in_use(aws.cfn, cfg), say)
 
+
+def _summarise(report: DeployReport, bucket: str, say: Say) -> None:
     for name, arns in report.function_layers.items():
         say(f"{name}: code s3://{bucket}/{report.code_keys[name]}, layers "
             + ", ".join(a.split(":layer:")[-1] for a in arns))  # fmt: skip
@@ -152,7 +174,6 @@ def deploy(cfg: Config, aws: Aws, say: Say = print) -> DeployReport:
     say("outputs:")
     for key, value in sorted(report.outputs.items()):
         say(f"  {key:<17} {value}")
-    return report
 
 
 def _versioning_moto_skips(aws: Aws, outputs: dict[str, str], say: Say) -> None:

@@ -83,7 +83,12 @@ def _fan_out(sfn, s3, arn, inp, key, size, range_mb, name) -> tuple[float, dict]
         time.sleep(0.2)
     wall = time.monotonic() - started
     if status != "SUCCEEDED":
-        sys.exit(f"the fan-out ended {status}")
+        # Say why: the execution's own error, else its last failure events.
+        desc = sfn.describe_execution(executionArn=execution)
+        why = [f"{desc.get('error', '')} {str(desc.get('cause', ''))[:500]}".strip()]
+        history = sfn.get_execution_history(executionArn=execution, reverseOrder=True)["events"]
+        why += [json.dumps(e, default=str)[:500] for e in history if "Failed" in e["type"]][:3]
+        sys.exit(f"the fan-out ended {status}: " + " | ".join(w for w in why if w))
     return wall, report_key
 
 
