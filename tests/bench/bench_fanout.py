@@ -88,6 +88,10 @@ def _fan_out(sfn, s3, arn, inp, key, size, range_mb, name) -> tuple[float, dict]
         why = [f"{desc.get('error', '')} {str(desc.get('cause', ''))[:500]}".strip()]
         history = sfn.get_execution_history(executionArn=execution, reverseOrder=True)["events"]
         why += [json.dumps(e, default=str)[:500] for e in history if "Failed" in e["type"]][:3]
+        for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"]):
+            for obj in s3.list_objects_v2(Bucket=bucket, Prefix="errors/").get("Contents", []):
+                body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                why.append(f"{obj['Key']}: {body[:1500].decode('utf-8', 'replace')}")
         sys.exit(f"the fan-out ended {status}: " + " | ".join(w for w in why if w))
     return wall, report_key
 
