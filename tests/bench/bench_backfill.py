@@ -87,8 +87,8 @@ def local_service(run_dir: Path):
     """moto server, the app deployed with `make deploy`'s code, the local Lambda service with
     two instances and its Lambda API where the Step Functions interpreter sends its tasks."""
     from infra.endpoint import start_moto_server
-    from infra.local.prepare import app_outputs_for
     from infra.local.invokeapi import InvokeApi
+    from infra.local.prepare import app_outputs_for
     from infra.local.service import LocalLambdaService
 
     with contextlib.ExitStack() as stack:
