@@ -36,7 +36,7 @@ from csv_sentiment.errors import (
     TimeBudgetExceeded,
 )
 from csv_sentiment.events import output_keys
-from csv_sentiment.reports import SCHEMA_VERSION
+from csv_sentiment.reports import SCHEMA_VERSION, source_of
 from csv_sentiment.settings import Settings
 from csv_sentiment.summary import Summary, policy_of
 
@@ -130,7 +130,7 @@ class Fanout:
         arn = self.settings.fanout_state_machine_arn
         prefix = arn.replace(":stateMachine:", ":execution:", 1)
         payload = {
-            "source": _source(src),
+            "source": source_of(src),
             "config": config,
             "column_setting": column_setting,
             "max_concurrency": self.settings.fanout_max_concurrency,
@@ -241,7 +241,7 @@ class Fanout:
                 "smaller files that one invocation can score each",
             )
         return {
-            "source": _source(src),
+            "source": source_of(src),
             "config": job["config"],
             "encoding": {"codec": encoding.codec, "name": encoding.name,
                          "fallback": encoding.fallback},
@@ -410,7 +410,7 @@ class Fanout:
             "schema_version": 1,
             "status": "failed",
             "error": exc.as_dict(),
-            "source": _source(src),
+            "source": source_of(src),
             "outputs": {"error": keys.error},
             "model": MODEL,
             "request_id": self.request_id,
@@ -465,11 +465,6 @@ def _range_dataset(s3, settings: Settings, plan: dict, header_end: int, key: str
     )  # fmt: skip
 
 
-def _source(src) -> dict:
-    return {"bucket": src.bucket, "key": src.key, "version_id": src.version_id,
-            "etag": src.etag, "size": src.size}  # fmt: skip
-
-
 def _handed(src, arn: str, attempt: int, reason: str, started: bool) -> dict:
     return {
         "status": "handed-off",
@@ -477,7 +472,7 @@ def _handed(src, arn: str, attempt: int, reason: str, started: bool) -> dict:
         "attempt": attempt,
         "started": started,  # False: that attempt was already running or done (a duplicate)
         "reason": reason,
-        "source": _source(src),
+        "source": source_of(src),
     }
 
 
