@@ -269,7 +269,7 @@ class Fanout:
         raw_size = max((c.end - c.start for c in counts), default=0)
         long = next((r for r in cut if r.end - r.start > _MAX_MERGED * raw_size), None)
         if long is not None:  # one range would do the work of many, and likely time out
-            self._fail_file(_Src(**plan["source"]), state, _no_boundary(long), len(counts))
+            self._fail_file(_plan_source(plan), state, _no_boundary(long), len(counts))
             return {**state, "status": "failed"}
         items = [r.as_dict() for r in cut]
         key = state["prefix"] + "range-items.json"
@@ -364,7 +364,7 @@ class Fanout:
     # -- the final step ----------------------------------------------------------------------
     def _assemble(self, state: dict) -> dict:
         plan = self._plan_doc(state)
-        src = _Src(**plan["source"])
+        src = _plan_source(plan)
         items = s3io.get_json(self.s3, state["bucket"], state["prefix"] + "range-items.json")
         failed = self._records(state, "failed/")
         done = self._records(state, "done/")
@@ -430,15 +430,6 @@ class Fanout:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Src:
-    bucket: str
-    key: str
-    version_id: str | None
-    etag: str
-    size: int
-
-
 def _staged(out_key: str) -> str:
     """Where a range stages its analytics rows: beside its scored part, under the run's prefix."""
     return out_key.replace("/out/", "/analytics/").removesuffix(".csv") + ".jsonl.gz"
