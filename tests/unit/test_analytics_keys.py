@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
 
 import pytest
 
@@ -71,3 +73,54 @@ def test_a_batch_whose_lists_disagree_is_refused():
     writer = analytics.DatasetWriter.__new__(analytics.DatasetWriter)
     with pytest.raises(ValueError, match="2 rows, 2 originals, 1 ends"):
         writer.add([["a"], ["b"]], [["a"], ["b"]], [2])
+
+
+class _Collected:
+    """Where the writer's bytes go instead of a multipart upload (the upload is tested in
+    tests/functional/test_analytics.py)."""
+
+    def __init__(self, *_args, **_kwargs):
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def complete(self) -> None:
+        pass
+
+
+def _dataset_lines(monkeypatch, batches: list[list[list]]) -> list[str]:
+    monkeypatch.setattr(analytics.s3io, "OutputObject", _Collected)
+    src = SourceObject("in", "k.csv", None, '"e"', 1, None, {}, None)
+    when = dt.datetime(2026, 3, 5, tzinfo=dt.UTC)
+    writer = analytics.DatasetWriter(None, "out", src, text_index=0, text_limit=None,
+                                     model="m", scored_at=when, header_end_line=1)  # fmt: skip
+    for line, rows in enumerate(batches):
+        writer.add([[r[0]] for r in rows], rows, [line * 100 + i + 2 for i in range(len(rows))])
+    writer.complete()
+    return gzip.decompress(bytes(writer._out.data)).decode("ascii").splitlines()
+
+
+def test_remembered_float_texts_are_each_scores_own_repr(monkeypatch):
+    # The writer looks a score's text up instead of formatting it again: the texts must stay
+    # exactly repr()'s, for -0.0 next to 0.0, for values first seen in a later batch, for
+    # NaN, and once the bound on remembered texts is passed (it starts over).
+    monkeypatch.setattr(analytics, "_FLOAT_TEXTS", 4)
+    batches = [
+        [["a", 0.0, 1.0, 0.0, 0.0, "neutral"], ["b", 0.0, 0.5, 0.5, -0.0, "neutral"]],
+        [["c", 0.1, 0.2, 0.7, 0.4404, "positive"], ["d", 0.0, 1.0, 0.0, 0.0, "neutral"]],
+        [["e", 0.25, 0.75, 0.0, -0.5423, "negative"], ["f", "", "", "", "", "none"]],
+        [["g", 0.0, 1.0, 0.0, float("nan"), "neutral"], ["h", 0.1, 0.2, 0.7, 0.4404, "positive"]],
+    ]
+    lines = _dataset_lines(monkeypatch, batches)
+    rows = [row for batch in batches for row in batch]
+    assert len(lines) == len(rows)
+    for line, row in zip(lines, rows, strict=True):
+        if row[-1] == "none":
+            assert '"neg":null,"neu":null,"pos":null,"compound":null' in line
+            continue
+        expected = ",".join(f'"{k}":{v!r}' for k, v in zip(("neg", "neu", "pos", "compound"),
+                                                         row[1:5], strict=True))  # fmt: skip
+        assert expected in line, (row, line)
+    assert '"compound":-0.0,' in lines[1] and '"compound":0.0,' in lines[0]
+    assert json.loads(lines[4])["compound"] == -0.5423
