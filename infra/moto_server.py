@@ -7,6 +7,16 @@ pinned to its own port, where Lambda would need Docker images; here a client for
 whose AWS_ENDPOINT_URL_<SERVICE> is set goes there instead, so `lambda:invoke` tasks reach the
 local Lambda service and the real function (infra/local/invokeapi.py). Everything else is
 moto's own `moto_server` (the cmdline keeps the name, which `make local-down` checks).
+
+Two costs of moto's server that only a local run pays, removed here (`make bench` measured
+them: most of moto's CPU during a backfill, and the local S3 event poller lists versions four
+times a second):
+- ListObjectVersions deep-copies every version of every key of the bucket, whatever the
+  prefix, and a FakeKey's deep copy copies its content: each listing of a bucket holding a
+  300 MB upload copied 300 MB. The copies exist only to set `is_latest` on them; a shallow
+  copy that shares the content (and never closes it) does the same.
+- Every request looks its service up in a fresh directory listing of moto's package
+  (`list_of_moto_modules`, a stat per entry); the listing does not change while it runs.
 """
 
 from __future__ import annotations
@@ -48,10 +58,56 @@ def enable_interpreter() -> None:
     boto_client.boto3 = _Boto3(boto3)  # every interpreter client is made through this module
 
 
+def _listed_copy(version: Any) -> Any:
+    """A version as ListObjectVersions renders it: its own attributes (`is_latest` is set on
+    the copy), the original's content buffer, and no finaliser that would close it."""
+    from moto.s3.models import FakeDeleteMarker, FakeKey
+
+    base = FakeKey if isinstance(version, FakeKey) else FakeDeleteMarker
+    listed = object.__new__(_LISTED[base])
+    listed.__dict__.update(version.__dict__)
+    return listed
+
+
+_LISTED: dict[type, type] = {}
+
+
+class _CopyModule:
+    """Stands in for `copy` inside moto.s3.models, whose one `deepcopy` is the listing's."""
+
+    def __init__(self, real: Any):
+        self._real = real
+
+    def deepcopy(self, versions: list) -> list:
+        return [_listed_copy(v) for v in versions]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def speed_up_listings_and_dispatch() -> None:
+    """The two patches described at the top of this module."""
+    import copy
+
+    from moto import backends
+    from moto.s3 import models
+
+    def no_dispose(self: Any, garbage: bool = False) -> None:
+        pass  # the buffer belongs to the listed original
+
+    for base in (models.FakeKey, models.FakeDeleteMarker):
+        _LISTED[base] = type(f"Listed{base.__name__}", (base,),
+                             {"dispose": no_dispose, "__del__": lambda self: None})  # fmt: skip
+    models.copy = _CopyModule(copy)
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
 def main(argv: list[str] | None = None) -> None:
     from moto.server import main as moto_main
 
     enable_interpreter()
+    speed_up_listings_and_dispatch()
     moto_main(argv if argv is not None else sys.argv[1:])
 
 

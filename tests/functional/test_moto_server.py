@@ -1,0 +1,83 @@
+"""infra/moto_server.py's patches keep moto's answers and drop its local-only costs."""
+
+from __future__ import annotations
+
+import gc
+import uuid
+
+import boto3
+import pytest
+from moto import backends, mock_aws
+from moto.s3 import models
+
+from infra import moto_server
+
+
+def _creds(env: dict) -> dict:
+    return {"region_name": env["AWS_DEFAULT_REGION"],
+            "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}  # fmt: skip
+
+
+def test_version_listings_on_the_patched_server_keep_every_answer_and_every_content(moto_server):
+    s3 = boto3.client("s3", endpoint_url=moto_server.url, **_creds(moto_server.env()))
+    bucket = f"listing-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    bodies = {}
+    for key, n in (("a/x.csv", 3), ("a/y.csv", 1), ("b/z.csv", 2)):
+        for i in range(n):
+            body = f"{key} version {i}\n".encode() * (i + 1)
+            vid = s3.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"]
+            bodies[(key, vid)] = body
+    marker = s3.delete_object(Bucket=bucket, Key="b/z.csv")["VersionId"]
+
+    for _ in range(3):  # the listed copies are freed after each answer: contents must stay
+        page = s3.list_object_versions(Bucket=bucket, Prefix="a/")
+        listed = {(v["Key"], v["VersionId"]): v for v in page["Versions"]}
+        assert set(listed) == {k for k in bodies if k[0].startswith("a/")}
+        latest = {k for k, v in listed.items() if v["IsLatest"]}
+        assert {k for k, _ in latest} == {"a/x.csv", "a/y.csv"} and len(latest) == 2
+        for k, v in listed.items():
+            assert v["Size"] == len(bodies[k])
+        everything = s3.list_object_versions(Bucket=bucket)
+        assert [(m["Key"], m["VersionId"], m["IsLatest"]) for m in everything["DeleteMarkers"]] == [
+            ("b/z.csv", marker, True)]  # fmt: skip
+    for (key, vid), body in bodies.items():
+        assert s3.get_object(Bucket=bucket, Key=key, VersionId=vid)["Body"].read() == body
+
+
+def test_a_listing_does_not_copy_contents_and_the_service_lookup_is_listed_once(monkeypatch):
+    # In-process: with the patch, a listing never reads a key's content (moto's deep copy
+    # did, through FakeKey.__getstate__), and moto's package is listed once, not per request.
+    monkeypatch.setattr(models, "copy", models.copy)
+    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
+    moto_server.speed_up_listings_and_dispatch()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="listed")
+        s3.put_bucket_versioning(Bucket="listed", VersioningConfiguration={"Status": "Enabled"})
+        for i in range(3):
+            s3.put_object(Bucket="listed", Key="k.csv", Body=f"content {i}".encode())
+
+        def no_content_copies(self):
+            raise AssertionError("a listing copied a key's content")
+
+        with monkeypatch.context() as m:
+            m.setattr(models.FakeKey, "__getstate__", no_content_copies)
+            versions = s3.list_object_versions(Bucket="listed")["Versions"]
+        assert [v["IsLatest"] for v in versions] == [True, False, False]
+        gc.collect()  # the listed copies are gone: their finaliser must not close the buffers
+        assert [s3.get_object(Bucket="listed", Key="k.csv", VersionId=v["VersionId"])["Body"].read()
+                for v in versions] == [b"content 2", b"content 1", b"content 0"]  # fmt: skip
+
+    calls = []
+    with monkeypatch.context() as m:
+        m.setattr(backends.os, "listdir", lambda *a: calls.append(a) or [])
+        assert "s3" in backends.list_of_moto_modules() and not calls
+
+
+@pytest.fixture(autouse=True)
+def _restore_listed_types():
+    yield
+    moto_server._LISTED.clear()
