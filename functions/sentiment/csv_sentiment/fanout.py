@@ -125,7 +125,11 @@ class Fanout:
         return None
 
     def hand_off(self, src, config: dict, column_setting: str, reason: str) -> dict:
-        """Start (at most once per attempt) the execution for this object and configuration."""
+        """Start (at most once per attempt) the execution for this object and configuration;
+        a file above MAX_INPUT_MB is refused here, from its size, without an execution (the
+        plan step refuses it again if the limit was lowered after the hand-off)."""
+        if src.size > self.settings.max_input_bytes:
+            raise _file_too_big(src.size, self.settings.max_input_bytes)
         sfn = self._sfn()
         arn = self.settings.fanout_state_machine_arn
         prefix = arn.replace(":stateMachine:", ":execution:", 1)
@@ -572,7 +576,7 @@ def _file_too_big(size: int, max_bytes: int) -> LimitExceeded:
     one = csvio.input_too_big(max_bytes, compressed=False)
     return LimitExceeded(
         f"{one.message}: it is {size} bytes. The limit applies to the whole file, as in one "
-        "invocation, so the fan-out refused it from the object's size before any range was read",
+        "invocation, so the fan-out refused it from the object's size before reading it",
         expected=one.expected,
         size=size,
     )
