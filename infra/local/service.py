@@ -119,7 +119,7 @@ class LocalLambdaService:
                 current = self.served.get(name)
                 if current and current.fn.fingerprint == fn.fingerprint:
                     current.fn = fn  # invoke config or concurrency may have changed
-                    current.pool.limit = self._limit_of(fn)
+                    current.pool.resize(self._limit_of(fn))
                     continue
                 try:
                     served = self._serve(fn)

@@ -127,3 +127,49 @@ def test_a_retired_pool_refuses_new_requests_as_retired_and_a_stopped_one_as_sto
     with pytest.raises(RuntimeError, match="stopped") as info:
         stopped.invoke(b"{}")
     assert not isinstance(info.value, PoolRetired)  # a stopping service does not loop
+
+
+def test_a_lowered_limit_holds_from_the_next_request_on():
+    # Two instances warmed by two concurrent requests; after resize(1) one request at a time
+    # runs, on one instance: the idle extra stops now, a busy extra when its request ends.
+    release, started, made = threading.Event(), threading.Event(), []
+    pool = _served("fn", release, started, made).pool
+    pool.resize(2)
+    first = [threading.Thread(target=pool.invoke, args=(b"x",)) for _ in range(2)]
+    for t in first:
+        t.start()
+    _wait_until(lambda: len(made) == 2, "two instances were not started")
+    release.set()
+    for t in first:
+        t.join(5)
+    pool.resize(1)
+    assert sum(not i.stopped for i in made) == 1  # the idle extra stopped at once
+
+    busy, release2 = [], threading.Event()
+    for inst in made:
+        inst.release = release2
+    runs = [threading.Thread(target=lambda: busy.append(pool.invoke(b"y"))) for _ in range(3)]
+    for t in runs:
+        t.start()
+    _wait_until(lambda: any(i.started.is_set() for i in made), "nothing ran")
+    assert len(made) == 2  # no new instance: the limit is one
+    release2.set()
+    for t in runs:
+        t.join(5)
+    assert len(busy) == 3 and sum(not i.stopped for i in made) == 1
+
+
+def test_a_busy_extra_instance_stops_when_its_request_ends():
+    release, started, made = threading.Event(), threading.Event(), []
+    pool = _served("fn", release, started, made).pool
+    pool.resize(2)
+    runs = [threading.Thread(target=pool.invoke, args=(b"x",)) for _ in range(2)]
+    for t in runs:
+        t.start()
+    _wait_until(lambda: len(made) == 2, "two instances were not started")
+    pool.resize(1)  # both are busy: neither stops yet
+    assert not any(i.stopped for i in made)
+    release.set()
+    for t in runs:
+        t.join(5)
+    assert sum(i.stopped for i in made) == 1  # one released to the idle list, one stopped
