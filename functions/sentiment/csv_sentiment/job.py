@@ -91,8 +91,8 @@ class Job:
             src = self._current_source(ref)
             column_setting = self._column_setting(src)
             config = settings.scoring_config(column_setting)
-            previous = s3io.get_json(self.s3, settings.output_bucket, keys.report)
-            if _same_run(previous, src, config):
+            previous = s3io.read_json(self.s3, settings.output_bucket, keys.report)
+            if _same_run(previous.document, src, config):
                 return {
                     "status": "skipped",
                     "reason": f"duplicate delivery: {keys.report} already records ETag "
@@ -115,7 +115,9 @@ class Job:
             return document
         report = self._success_report(opened, counts, bytes_written, keys, config, started, summary)
         report["outputs"]["analytics"] = dataset
-        analytics.commit_report(self.s3, settings.output_bucket, keys.report, report)
+        # Replaces exactly the report the duplicate check read, or, if another run committed
+        # since, the one it wrote (analytics.commit_report).
+        analytics.commit_report(self.s3, settings.output_bucket, keys.report, report, previous)
         # A stale failure goes; only if there is one, because on a versioned bucket deleting a
         # missing key still adds a delete marker, one more on every run.
         s3io.delete_if_exists(self.s3, settings.output_bucket, keys.error)
