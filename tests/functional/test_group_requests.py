@@ -1,7 +1,8 @@
 """The S3 requests each object costs, counted on the handler's own client against moto server:
-every run report is committed with a conditional PUT instead of being read again. The
-conflict paths (another run commits between the duplicate check and the commit) keep exactly
-one report and one copy of the dataset rows."""
+a backfill group lists its objects' reports and error reports once instead of asking per
+object, and every run report is committed with a conditional PUT instead of being read again.
+The conflict paths (another run commits between the duplicate check and the commit) keep
+exactly one report and one copy of the dataset rows."""
 
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ import pytest
 from csv_sentiment.events import output_keys
 from tests.functional.s3_harness import event_for
 from tests.functional.test_handler import Context, upload
+from tests.functional.test_objects_handler import group
 
 BODY = b"id,review\n1,I love it\n2,terrible service\n"
+# First-time object in a group: HEAD the source, GET it, HEAD it again right before the
+# commit (superseded check), PUT the scored CSV, the dataset object and the report.
+FIRST_TIME = Counter(HeadObject=2, GetObject=1, PutObject=3)
+# Its report already records this version and configuration: HEAD the source, GET the report.
+SKIPPED = Counter(HeadObject=1, GetObject=1)
 
 
 class Requests:
@@ -59,6 +66,30 @@ def _json(s3, bucket, key):
 def _dataset(s3, out):
     listing = s3.list_objects_v2(Bucket=out, Prefix="analytics/").get("Contents", [])
     return sorted(o["Key"] for o in listing)
+
+
+def test_a_first_time_group_costs_six_requests_an_object_and_two_listings(
+    s3, buckets, load_handler
+):
+    keys = upload(s3, buckets["input"],
+                  [f"input/batch 7/é {i}.csv" for i in range(5)], BODY)  # fmt: skip
+    handler = load_handler(OUTPUT_BUCKET=buckets["output"])
+    requests = Requests(handler.S3)
+    result = handler.lambda_handler(group(buckets["input"], keys), Context())
+    assert result["counts"] == {"scored": 5}
+    per, rest = requests.by_object(s3, buckets["output"], keys)
+    assert per == {key: FIRST_TIME for key in keys}  # no GET of a report, no HEAD of errors/
+    assert rest == Counter(ListObjectsV2=2, PutObject=1)  # reports/, errors/; the group record
+    for key in keys:  # the report is written only if still absent
+        (put,) = requests.params("PutObject", output_keys(key, "input/").report)
+        assert put.get("IfNoneMatch") == "*" and "IfMatch" not in put
+
+    requests.calls.clear()
+    again = handler.lambda_handler(group(buckets["input"], keys), Context())
+    assert again["counts"] == {"skipped": 5}
+    per, rest = requests.by_object(s3, buckets["output"], keys)
+    assert per == {key: SKIPPED for key in keys}
+    assert rest == Counter(ListObjectsV2=2, PutObject=1)
 
 
 def test_an_s3_event_costs_one_get_fewer_and_commits_over_the_report_it_read(
@@ -116,7 +147,7 @@ def _competitor(s3, out, report_key, replaced_rows):
     return commit, fired
 
 
-@pytest.mark.parametrize("before", ["no report", "a report"])
+@pytest.mark.parametrize("before", ["no report (a backfill group)", "a report (an S3 event)"])
 def test_a_report_committed_meanwhile_is_replaced_and_its_rows_deleted(
     s3, buckets, load_handler, before
 ):
@@ -131,8 +162,12 @@ def test_a_report_committed_meanwhile_is_replaced_and_its_rows_deleted(
     requests = Requests(handler.S3)
     commit, fired = _competitor(s3, out, report_key, old_rows)
     handler.S3.meta.events.register("before-parameter-build.s3.PutObject", commit)
-    result = handler.lambda_handler(event_for(s3, buckets["input"], keys), Context())
-    assert result["results"][0]["status"] == "succeeded"
+    if old_rows:
+        result = handler.lambda_handler(event_for(s3, buckets["input"], keys), Context())
+        assert result["results"][0]["status"] == "succeeded"
+    else:
+        result = handler.lambda_handler(group(buckets["input"], keys), Context())
+        assert result["counts"] == {"scored": 1}
     assert fired
     final = _json(s3, out, report_key)
     assert final["request_id"] == Context.aws_request_id  # ours replaced theirs
@@ -140,7 +175,7 @@ def test_a_report_committed_meanwhile_is_replaced_and_its_rows_deleted(
     # The conditional PUT was refused; then the report as it was now, written over.
     puts = requests.params("PutObject", report_key)
     assert [("IfMatch" in p or "IfNoneMatch" in p) for p in puts] == [True, False]
-    assert len(requests.params("GetObject", report_key)) == 2
+    assert len(requests.params("GetObject", report_key)) == (2 if old_rows else 1)
 
 
 def test_a_commit_whose_response_was_lost_deletes_the_rows_it_replaced(s3, buckets, load_handler):
@@ -166,3 +201,54 @@ def test_a_commit_whose_response_was_lost_deletes_the_rows_it_replaced(s3, bucke
     assert final["request_id"] == Context.aws_request_id
     assert _dataset(s3, out) == final["outputs"]["analytics"]  # the old rows went
     assert len(requests.params("PutObject", report_key)) == 1  # not written a second time
+
+
+def test_an_error_report_of_a_failed_run_is_deleted_after_a_success_in_a_group(
+    s3, buckets, load_handler
+):
+    out = buckets["output"]
+    keys = ["archive/fixed.csv", "archive/fresh.csv"]
+    upload(s3, buckets["input"], keys[:1], b"id,review\n1,ok\n2,too,many,cells\n")
+    upload(s3, buckets["input"], keys[1:], BODY)
+    handler = load_handler(OUTPUT_BUCKET=out)
+    first = handler.lambda_handler(group(buckets["input"], keys[:1]), Context())
+    assert first["counts"] == {"failed": 1}
+    error_key = output_keys(keys[0], "input/").error
+    assert _json(s3, out, error_key)["status"] == "failed"
+
+    upload(s3, buckets["input"], keys[:1], BODY)  # fixed
+    requests = Requests(handler.S3)
+    result = handler.lambda_handler(group(buckets["input"], keys), Context())
+    assert result["counts"] == {"scored": 2}
+    assert _json(s3, out, error_key) is None
+    per, _ = requests.by_object(s3, out, keys)
+    assert per[keys[0]] == FIRST_TIME + Counter(HeadObject=1, DeleteObject=1)
+    assert per[keys[1]] == FIRST_TIME
+
+
+def test_a_group_across_prefixes_and_awkward_names_asks_only_about_what_it_lacks(
+    s3, buckets, load_handler
+):
+    out = buckets["output"]
+    keys = [
+        "archive/2025/ü x.csv",  # outside INPUT_PREFIX: reports/_outside/…
+        "archive/日本/データ 1.csv",
+        "input/_outside/z.csv",  # inside, but named like the outside folder: reports/_input/…
+        "input/a b+c.csv",
+        "input/résumés/✓ avis.csv",
+    ]
+    upload(s3, buckets["input"], keys, BODY)
+    handler = load_handler(OUTPUT_BUCKET=out)
+    done_before = [keys[1], keys[3]]
+    for key in done_before:  # scored by their S3 events before the backfill
+        event = event_for(s3, buckets["input"], [key])
+        assert handler.lambda_handler(event, Context())["results"][0]["status"] == "succeeded"
+    requests = Requests(handler.S3)
+    result = handler.lambda_handler(group(buckets["input"], keys), Context())
+    assert result["counts"] == {"scored": 3, "skipped": 2}
+    per, rest = requests.by_object(s3, out, keys)
+    assert per == {key: SKIPPED if key in done_before else FIRST_TIME for key in keys}
+    assert rest == Counter(ListObjectsV2=2, PutObject=1)
+    assert output_keys(keys[2], "input/").report == "reports/_input/_outside/z.csv.json"
+    for key in keys:
+        assert _json(s3, out, output_keys(key, "input/").report)["status"] == "succeeded"
