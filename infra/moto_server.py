@@ -17,13 +17,23 @@ times a second):
   copy that shares the content (and never closes it) does the same.
 - Every request looks its service up in a fresh directory listing of moto's package
   (`list_of_moto_modules`, a stat per entry); the listing does not change while it runs.
+- A GET with a Range read the whole object and then sliced it: each range of a fanned-out
+  100 MB file read 100 MB. A plain `bytes=first-last` (or `first-`) range inside the object now
+  reads just those bytes; any other form (suffix, multiple, out of bounds) goes moto's way.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
+import re
 import sys
 from typing import Any
+
+_RANGE: contextvars.ContextVar[tuple[int, int | None] | None] = contextvars.ContextVar(
+    "range", default=None
+)
+_SIMPLE_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 
 
 def _endpoint_for(service: str) -> str | None:
@@ -85,12 +95,59 @@ class _CopyModule:
         return getattr(self._real, name)
 
 
+class _Window:
+    """Bytes `start`… of an object of `size` bytes, sliced as if it were the whole object
+    (moto's range handling measures the body with len() and slices it)."""
+
+    def __init__(self, data: bytes, start: int, size: int):
+        self._data, self._start, self._size = data, start, size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, part: slice) -> bytes:
+        return self._data[part.start - self._start : part.stop - self._start]
+
+
+def _ranged_value(original: property):
+    def value(self: Any) -> Any:
+        window = _RANGE.get()
+        size = self.contentsize
+        if window is None or window[0] >= size:
+            return original.fget(self)
+        start, end = window
+        end = size - 1 if end is None or end >= size else end
+        with self.lock:
+            self._value_buffer.seek(start)
+            data = self._value_buffer.read(end - start + 1)
+        return _Window(data, start, size)
+
+    return property(value, original.fset)
+
+
+def _ranged_get(original):
+    def get_object(self: Any) -> Any:
+        match = _SIMPLE_RANGE.fullmatch(self.headers.get("range") or "")
+        if match is None or self.querystring.get("partNumber"):
+            return original(self)
+        first, last = int(match.group(1)), match.group(2)
+        if last and int(last) < first:
+            return original(self)
+        token = _RANGE.set((first, int(last) if last else None))
+        try:
+            return original(self)
+        finally:
+            _RANGE.reset(token)
+
+    return get_object
+
+
 def speed_up_listings_and_dispatch() -> None:
     """The two patches described at the top of this module."""
     import copy
 
     from moto import backends
-    from moto.s3 import models
+    from moto.s3 import models, responses
 
     def no_dispose(self: Any, garbage: bool = False) -> None:
         pass  # the buffer belongs to the listed original
@@ -99,6 +156,8 @@ def speed_up_listings_and_dispatch() -> None:
         _LISTED[base] = type(f"Listed{base.__name__}", (base,),
                              {"dispose": no_dispose, "__del__": lambda self: None})  # fmt: skip
     models.copy = _CopyModule(copy)
+    models.FakeKey.value = _ranged_value(models.FakeKey.__dict__["value"])
+    responses.S3Response.get_object = _ranged_get(responses.S3Response.get_object)
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
 

@@ -324,7 +324,7 @@ def test_an_error_in_the_third_range_names_the_line_one_invocation_names(setup, 
     assert setup.listing("tmp/") == [] and setup.open_uploads() == []
 
 
-def test_a_file_above_max_input_mb_is_refused_at_plan_time_as_one_invocation_would(
+def test_a_file_above_max_input_mb_is_refused_before_any_execution_as_one_invocation_would(
     setup, corpus_path
 ):
     setup.use(max_input_bytes=2 * 2**20)  # the 3.2 MB corpus: above it, its 1 MiB ranges not
@@ -332,17 +332,36 @@ def test_a_file_above_max_input_mb_is_refused_at_plan_time_as_one_invocation_wou
     single = setup.process("input/huge.csv", with_fanout=False)["error"]
     assert single["code"] == "limit_exceeded" and "MAX_INPUT_MB" in single["message"]
 
-    handed = setup.process("input/huge.csv")
-    done = setup.wait(handed["execution_arn"])
-    assert done["status"] == "FAILED" and done.get("error") == "FileFailed"
+    refused = setup.process("input/huge.csv")
+    assert refused["status"] == "failed" and "execution_arn" not in refused
     error = json.loads(setup.get("errors/huge.csv.json"))["error"]
+    assert error == refused["error"]
     assert error["code"] == single["code"] and error["expected"] == single["expected"]
     assert error["message"].startswith(single["message"])  # what one invocation says, and:
     assert "applies to the whole file" in error["message"] and "object's size" in error["message"]
     assert error["size"] == corpus_path.stat().st_size
-    kinds = {c["kind"] for c in setup.served.calls}
-    assert kinds == {fanout.PLAN}  # refused before any range was counted or scored
-    assert setup.listing("tmp/") == [] and "scored/huge.csv" not in setup.listing("scored/")
+    assert setup.served.calls == []  # no execution, no step
+    arn = setup.settings.fanout_state_machine_arn
+    assert setup.sfn.list_executions(stateMachineArn=arn)["executions"] == []
+
+
+def test_a_limit_lowered_after_the_hand_off_is_enforced_at_plan_time(setup, corpus_path):
+    # The S3 path handed the file off under a higher MAX_INPUT_MB (e.g. before a redeploy
+    # lowered it); the plan step, which runs with the lower one, refuses it from its size.
+    from dataclasses import replace
+
+    setup.use(max_input_bytes=2 * 2**20)  # what the state machine's steps run with
+    setup.put("input/lowered.csv", corpus_path.read_bytes())
+    job = setup.job()
+    job.settings = job.fanout.settings = replace(job.settings, max_input_bytes=8 * 2**20)
+    (ref,) = records(event_for(setup.s3, setup.buckets["input"], "input/lowered.csv"))
+    handed = job.process(ref)
+    done = setup.wait(handed["execution_arn"])
+    assert done["status"] == "FAILED" and done.get("error") == "FileFailed"
+    error = json.loads(setup.get("errors/lowered.csv.json"))["error"]
+    assert error["code"] == "limit_exceeded" and "object's size" in error["message"]
+    assert {c["kind"] for c in setup.served.calls} == {fanout.PLAN}  # nothing counted or scored
+    assert setup.listing("tmp/") == [] and "scored/lowered.csv" not in setup.listing("scored/")
 
 
 def test_a_failed_attempt_can_be_retried(setup, corpus_path):
@@ -447,6 +466,27 @@ def test_a_file_below_the_threshold_that_runs_out_of_time_is_handed_off(setup, c
     assert "errors/slow.csv.json" not in setup.listing("errors/")
     assert setup.wait(result["execution_arn"])["status"] == "SUCCEEDED"
     assert setup.get("scored/slow.csv").count(b"\n") == 23_704
+
+
+def test_a_file_that_runs_out_of_time_above_max_input_mb_gets_the_limit_error(setup, corpus_path):
+    # It ran out of time before reading past MAX_INPUT_MB; the fan-out would refuse it from
+    # its size anyway, so no execution starts and the report names the limit.
+    from dataclasses import replace
+
+    from csv_sentiment.job import Job
+
+    setup.put("input/slowbig.csv", corpus_path.read_bytes())
+    settings = replace(setup.settings, fanout_threshold_mb=100, max_input_bytes=2 * 2**20)
+    clock = iter([900_000] * 3)
+    fan = fanout.Fanout(settings, setup.s3, setup.scorer, sfn=setup.sfn)
+    job = Job(settings, setup.s3, setup.scorer, "req-slowbig", lambda: next(clock, 1_000), fan)
+    (ref,) = records(event_for(setup.s3, setup.buckets["input"], "input/slowbig.csv"))
+    result = job.process(ref)
+    assert result["status"] == "failed" and result["error"]["code"] == "limit_exceeded"
+    assert "object's size" in result["error"]["message"]
+    assert json.loads(setup.get("errors/slowbig.csv.json"))["error"] == result["error"]
+    arn = settings.fanout_state_machine_arn
+    assert setup.sfn.list_executions(stateMachineArn=arn)["executions"] == []
 
 
 def test_no_record_boundary_over_many_ranges_is_a_clear_error(setup, corpus_path):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import tempfile
 import uuid
 
 import boto3
 import pytest
 from moto import backends, mock_aws
-from moto.s3 import models
+from moto.s3 import models, responses
 
 from infra import moto_server
 
@@ -50,9 +51,7 @@ def test_version_listings_on_the_patched_server_keep_every_answer_and_every_cont
 def test_a_listing_does_not_copy_contents_and_the_service_lookup_is_listed_once(monkeypatch):
     # In-process: with the patch, a listing never reads a key's content (moto's deep copy
     # did, through FakeKey.__getstate__), and moto's package is listed once, not per request.
-    monkeypatch.setattr(models, "copy", models.copy)
-    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
-    moto_server.speed_up_listings_and_dispatch()
+    _patched(monkeypatch)
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="listed")
@@ -75,6 +74,72 @@ def test_a_listing_does_not_copy_contents_and_the_service_lookup_is_listed_once(
     with monkeypatch.context() as m:
         m.setattr(backends.os, "listdir", lambda *a: calls.append(a) or [])
         assert "s3" in backends.list_of_moto_modules() and not calls
+
+
+def _patched(monkeypatch) -> None:
+    """The launcher's patches in this process, undone after the test."""
+    monkeypatch.setattr(models, "copy", models.copy)
+    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
+    monkeypatch.setattr(models.FakeKey, "value", models.FakeKey.__dict__["value"])
+    monkeypatch.setattr(responses.S3Response, "get_object", responses.S3Response.get_object)
+    moto_server.speed_up_listings_and_dispatch()
+
+
+RANGES = [
+    "bytes=0-9",
+    "bytes=5-",
+    "bytes=1048570-1048575",
+    "bytes=1048570-2000000",
+    "bytes=-7",
+    "bytes=0-0",
+    "bytes=3-2",
+    "bytes=0-3,5-9",
+    "bytes=1048576-",
+    "bytes=x-1",
+]
+
+
+def test_ranged_gets_on_the_patched_server_answer_as_s3_does(moto_server):
+    s3 = boto3.client("s3", endpoint_url=moto_server.url, **_creds(moto_server.env()))
+    bucket = f"ranges-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    body = bytes(range(256)) * 4096  # 1 MiB: above moto's in-memory buffer? no matter
+    s3.put_object(Bucket=bucket, Key="k", Body=body)
+    for spec in RANGES:
+        try:
+            got = s3.get_object(Bucket=bucket, Key="k", Range=spec)
+        except s3.exceptions.ClientError as exc:
+            assert spec == "bytes=1048576-", (spec, exc)  # past the end: 416, as S3 says
+            continue
+        data = got["Body"].read()
+        first, _, last = spec.removeprefix("bytes=").partition("-")
+        if spec in ("bytes=3-2", "bytes=0-3,5-9", "bytes=x-1"):  # S3 ignores these: whole
+            assert data == body and "ContentRange" not in got, spec
+        elif not first:
+            assert data == body[-int(last) :], spec
+        else:
+            end = min(int(last), len(body) - 1) if last else len(body) - 1
+            assert data == body[int(first) : end + 1], spec
+            assert got["ContentRange"] == f"bytes {first}-{end}/{len(body)}", spec
+
+
+def test_a_ranged_get_reads_only_its_bytes(monkeypatch):
+    _patched(monkeypatch)
+    reads: list[int] = []
+    real_read = tempfile.SpooledTemporaryFile.read
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="ranged")
+        body = b"0123456789" * 2_000_000  # 20 MB: spooled to a file by moto
+        s3.put_object(Bucket="ranged", Key="big", Body=body)
+        monkeypatch.setattr(tempfile.SpooledTemporaryFile, "read",
+                            lambda self, n=-1: reads.append(n) or real_read(self, n))  # fmt: skip
+        got = s3.get_object(Bucket="ranged", Key="big", Range="bytes=10000000-10000009")
+        assert got["Body"].read() == b"0123456789"
+        assert reads == [10], reads  # moto alone reads all 20 MB (read(-1)) and slices
+        reads.clear()
+        assert s3.get_object(Bucket="ranged", Key="big")["Body"].read() == body
+        assert reads == [-1]
 
 
 @pytest.fixture(autouse=True)

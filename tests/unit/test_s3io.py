@@ -50,6 +50,30 @@ def test_a_broken_stream_resumes_where_it_stopped_on_the_same_version():
     assert all(c["VersionId"] == "v1" for c in s3.calls)
 
 
+class RangedS3(FakeS3):
+    """Answers `bytes=first-` and `bytes=first-last` as S3 does."""
+
+    def get_object(self, **kwargs):
+        self.calls.append(kwargs)
+        first, _, last = kwargs.get("Range", "bytes=0-")[6:].partition("-")
+        data = DATA[int(first) : int(last) + 1 if last else None]
+        return {"Body": BrokenBody(data, self.breaks.pop(0))}
+
+
+def test_a_part_of_the_object_is_read_and_resumed_within_its_bounds():
+    # A fan-out range: bytes [1000, 7000) only, resumed inside them when the stream breaks.
+    s3 = RangedS3([2500, None])
+    got = b"".join(s3io.iter_object(s3, SRC, chunk_size=1000, start=1000, end=7000))
+    assert got == DATA[1000:7000]
+    assert [c["Range"] for c in s3.calls] == ["bytes=1000-6999", "bytes=3500-6999"]
+    assert all(c["VersionId"] == "v1" for c in s3.calls)
+
+
+def test_an_empty_part_makes_no_request():
+    s3 = RangedS3([])
+    assert list(s3io.iter_object(s3, SRC, start=500, end=500)) == [] and s3.calls == []
+
+
 def test_without_versioning_the_read_is_pinned_to_the_etag():
     s3 = FakeS3([None])
     unversioned = s3io.SourceObject("b", "k", None, "etag1", len(DATA), "")

@@ -125,7 +125,11 @@ class Fanout:
         return None
 
     def hand_off(self, src, config: dict, column_setting: str, reason: str) -> dict:
-        """Start (at most once per attempt) the execution for this object and configuration."""
+        """Start (at most once per attempt) the execution for this object and configuration;
+        a file above MAX_INPUT_MB is refused here, from its size, without an execution (the
+        plan step refuses it again if the limit was lowered after the hand-off)."""
+        if src.size > self.settings.max_input_bytes:
+            raise _file_too_big(src.size, self.settings.max_input_bytes)
         sfn = self._sfn()
         arn = self.settings.fanout_state_machine_arn
         prefix = arn.replace(":stateMachine:", ":execution:", 1)
@@ -256,7 +260,7 @@ class Fanout:
         item = state["item"]
         raw = ranges.RawRange(item["index"], item["start"], item["end"])
         plan = self._plan_doc(state)
-        counts = ranges.count(raw, _iter_range(self.s3, plan["source"], raw.start, raw.end))
+        counts = ranges.count(raw, _iter_range(self.s3, plan, raw.start, raw.end))
         key = f"{state['prefix']}counts/{raw.index:05d}.json"
         s3io.put_json(self.s3, state["bucket"], key, counts.as_dict())
         return {"index": raw.index}
@@ -311,7 +315,7 @@ class Fanout:
         from csv_sentiment.job import CSV_CONTENT_TYPE
 
         settings = self.settings
-        counter = _Count(_iter_range(self.s3, plan["source"], item.start, item.end))
+        counter = _Count(_iter_range(self.s3, plan, item.start, item.end))
         records, rows = open_range(counter, plan, item, settings)  # MAX_INPUT_MB: at plan time
         header = plan["header"]
         # The line before the range's first row, as open_range gives its RowScorer.
@@ -478,21 +482,11 @@ def _execution_status(sfn, arn: str) -> str | None:
         raise s3io.translate(exc, "DescribeExecution", arn) from exc
 
 
-def _iter_range(s3, source: dict, start: int, end: int) -> Iterator[bytes]:
-    """Bytes [start, end) of the pinned source version, in chunks."""
-    pin = {"VersionId": source["version_id"]} if source.get("version_id") else {
-        "IfMatch": f'"{source["etag"]}"'}  # fmt: skip
-    uri = f"s3://{source['bucket']}/{source['key']}"
-    if end <= start:
-        return
-    try:
-        body = s3.get_object(
-            Bucket=source["bucket"], Key=source["key"], Range=f"bytes={start}-{end - 1}", **pin
-        )["Body"]
-        while chunk := body.read(s3io.READ_CHUNK):
-            yield chunk
-    except (ClientError, BotoCoreError) as exc:
-        raise s3io.translate(exc, "GetObject", uri) from exc
+def _iter_range(s3, plan: dict, start: int, end: int) -> Iterator[bytes]:
+    """Bytes [start, end) of the pinned source version, read as one invocation reads its
+    file: resumed where a broken stream stopped, and fetched ahead in a thread while the
+    caller counts or scores (without it a range scored ~20% slower than one invocation)."""
+    return s3io.read_ahead(s3io.iter_object(s3, _plan_source(plan), start=start, end=end))
 
 
 class _Count:
@@ -582,7 +576,7 @@ def _file_too_big(size: int, max_bytes: int) -> LimitExceeded:
     one = csvio.input_too_big(max_bytes, compressed=False)
     return LimitExceeded(
         f"{one.message}: it is {size} bytes. The limit applies to the whole file, as in one "
-        "invocation, so the fan-out refused it from the object's size before any range was read",
+        "invocation, so the fan-out refused it from the object's size before reading it",
         expected=one.expected,
         size=size,
     )

@@ -114,7 +114,10 @@ class Job:
         except InputError as exc:
             if isinstance(exc, TimeBudgetExceeded) and self.fanout and self.fanout.enabled():
                 why = f"ran out of time in one invocation: {exc.message}"
-                return self.fanout.hand_off(src, config, column_setting, why)
+                try:
+                    return self.fanout.hand_off(src, config, column_setting, why)
+                except InputError as refused:  # above MAX_INPUT_MB: no execution is started
+                    exc = refused
             document = self._error_report(exc, src or ref, keys, started)
             s3io.put_json(self.s3, settings.output_bucket, keys.error, document)
             return document

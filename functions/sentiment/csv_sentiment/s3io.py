@@ -153,29 +153,36 @@ def decode_metadata(name: str, value: str) -> str:
         ) from None
 
 
-def _open(s3, src: SourceObject, start: int):
+def _open(s3, src: SourceObject, start: int, end: int | None = None):
     # Pin what we read to what we inspected: the version if versioned, else the ETag.
     pin = {"VersionId": src.version_id} if src.version_id else {"IfMatch": f'"{src.etag}"'}
-    rng = {"Range": f"bytes={start}-"} if start else {}
+    last = "" if end is None else str(end - 1)
+    rng = {"Range": f"bytes={start}-{last}"} if start or end is not None else {}
     try:
         return s3.get_object(Bucket=src.bucket, Key=src.key, **pin, **rng)["Body"]
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, "GetObject", src.uri) from exc
 
 
-def iter_object(s3, src: SourceObject, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
-    """The object's bytes in chunks; a stream broken mid-way resumes where it stopped."""
-    position, resumes = 0, 0
-    body = _open(s3, src, 0)
+def iter_object(
+    s3, src: SourceObject, chunk_size: int = READ_CHUNK, start: int = 0, end: int | None = None
+) -> Iterator[bytes]:
+    """The object's bytes [start, end) in chunks (all of it by default; a fan-out range is a
+    part of it); a stream broken mid-way resumes where it stopped."""
+    stop = src.size if end is None else end
+    if end is not None and start >= end:
+        return
+    position, resumes = start, 0
+    body = _open(s3, src, start, end)
     while True:
         try:
             chunk = body.read(chunk_size)
         except BotoCoreError as exc:
             body.close()
             resumes += 1
-            if resumes > _RESUMES or position >= src.size:
+            if resumes > _RESUMES or position >= stop:
                 raise translate(exc, "GetObject (reading)", src.uri) from exc
-            body = _open(s3, src, position)
+            body = _open(s3, src, position, end)
             continue
         if not chunk:
             body.close()
