@@ -7,7 +7,6 @@ a missing or invalid setting fails the cold start with a message naming the vari
 from __future__ import annotations
 
 import ctypes
-import functools
 import time
 
 from aws_lambda_powertools import Logger, Metrics
@@ -23,7 +22,7 @@ from csv_sentiment.errors import (
     clip,
     clip_all,
 )
-from csv_sentiment.events import ObjectRef, is_own_output, records
+from csv_sentiment.events import Known, ObjectRef, is_own_output, records
 from csv_sentiment.job import Job
 from csv_sentiment.reports import Result
 from csv_sentiment.settings import Settings
@@ -132,11 +131,14 @@ def _objects(event: dict, job: Job, context) -> dict:
     def time_left() -> bool:  # room to start one more object and still stop cleanly
         return context.get_remaining_time_in_millis() > 2 * SETTINGS.time_margin_ms
 
-    process = functools.partial(_handle, job=job)
-    return objects.score_group(event, process, S3, SETTINGS.output_bucket, time_left)
+    def process(ref: ObjectRef, known: Known | None) -> dict:
+        return _handle(ref, job, known)
+
+    return objects.score_group(event, process, S3, SETTINGS.output_bucket, time_left,
+                               SETTINGS.input_prefix)  # fmt: skip
 
 
-def _handle(ref: ObjectRef | MalformedEvent, job: Job) -> dict:
+def _handle(ref: ObjectRef | MalformedEvent, job: Job, known: Known | None = None) -> dict:
     """One record of the event: refused, ignored or processed, and logged and counted."""
     if isinstance(ref, MalformedEvent):
         logger.error("malformed event: not retried", extra={"error": ref.as_dict()})
@@ -158,7 +160,7 @@ def _handle(ref: ObjectRef | MalformedEvent, job: Job) -> dict:
         metrics.add_metric(name=m.RECURSION_REFUSED, unit=MetricUnit.Count, value=1)
         return {"status": "refused", "source": {"bucket": ref.bucket, "key": ref.key}}
     try:
-        result = job.process(ref)
+        result = job.process(ref, known)
     except (TransientError, ConfigurationError) as exc:
         logger.exception(
             "failed; raising so Lambda retries and the failure destination applies",

@@ -1,5 +1,7 @@
 """S3 streaming edge cases with small hand-written fakes (no network)."""
 
+import io
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ResponseStreamingError
 
@@ -161,3 +163,138 @@ def test_a_gzip_output_is_one_valid_stream_counted_in_compressed_bytes():
     (body,) = s3.puts
     assert gzip.decompress(body) == b"text\n" + b"so good\n" * 1000 + b"bad\n"
     assert out.bytes_written == len(body)
+
+
+class Listing:
+    """ListObjectsV2 on a set of keys, as S3 answers it: UTF-8 byte order, Prefix, StartAfter
+    (exclusive), MaxKeys and IsTruncated; every request is recorded."""
+
+    def __init__(self, keys):
+        self.keys = sorted(keys, key=lambda k: k.encode())
+        self.requests = []
+
+    def list_objects_v2(self, Bucket, Prefix, StartAfter, MaxKeys):
+        self.requests.append({"Prefix": Prefix, "StartAfter": StartAfter, "MaxKeys": MaxKeys})
+        after = StartAfter.encode()
+        keys = [k for k in self.keys if k.startswith(Prefix) and k.encode() > after]
+        page = keys[:MaxKeys]
+        self.listed = page
+        return {"Contents": [{"Key": k} for k in page], "IsTruncated": len(keys) > MaxKeys}
+
+
+def test_existing_keys_lists_only_the_span_of_the_keys_looked_for():
+    others = [f"reports/m/{i:05d}.json" for i in range(3000)]  # between the two clusters
+    s3 = Listing([*others, "reports/a/1.json", "reports/z/2.json", "reports/zz.json", "x/a"])
+    wanted = {"reports/a/1.json", "reports/a/2.json", "reports/z/1.json", "reports/z/2.json"}
+    found, absent = s3io.existing_keys(s3, "out", wanted, max_requests=10)
+    assert found == {"reports/a/1.json", "reports/z/2.json"}
+    assert absent == {"reports/a/2.json", "reports/z/1.json"}
+    # One request per cluster, each starting just below its first key, pages of about the
+    # keys still looked for: the 3,000 keys between them are never listed.
+    assert [(r["Prefix"], r["StartAfter"]) for r in s3.requests] == [
+        ("reports/", "reports/a/1.jso"),
+        ("reports/", "reports/z/1.jso"),
+    ]
+    assert all(r["MaxKeys"] <= 4 + 64 for r in s3.requests)
+
+
+def test_existing_keys_goes_on_from_a_page_that_ends_before_the_next_key():
+    crowd = [f"r/a{i:03d}" for i in range(100)]  # after StartAfter "r/", before "r/b"
+    s3 = Listing([*crowd, "r/b"])
+    found, absent = s3io.existing_keys(s3, "out", {"r/b", "r/c"}, max_requests=5)
+    assert (found, absent) == ({"r/b"}, {"r/c"})
+    assert len(s3.requests) == 2
+    assert s3.requests[1]["StartAfter"] == crowd[65]  # the first page's last key, no repeat
+
+
+def test_existing_keys_left_undecided_after_the_budget_are_in_neither_set():
+    s3 = Listing([f"r/a{i:03d}" for i in range(100)] + ["r/b"])
+    found, absent = s3io.existing_keys(s3, "out", {"r/a000", "r/b"}, max_requests=1)
+    assert found == {"r/a000"} and absent == set()  # r/b: the caller checks it itself
+
+
+def test_existing_keys_follows_s3s_order_for_unicode_and_spaces():
+    # S3 lists in UTF-8 byte order, which is code point order (U+FF5E before U+1F600), the
+    # order Python compares in; UTF-16's would put them the other way round. A page that ends
+    # between them decides the first and leaves the second to a later request.
+    crowd = [f"r/\uffef {i:03d}" for i in range(100)]
+    s3 = Listing(["r/é ü.json", "r/\uff5e.json", *crowd])
+    keys = {"r/a b.json", "r/é ü.json", "r/\uff5e.json", "r/\U0001f600.json"}
+    found, absent = s3io.existing_keys(s3, "out", keys, max_requests=1)
+    assert found == {"r/é ü.json", "r/\uff5e.json"} and absent == {"r/a b.json"}
+    assert s3.listed[-1] < "r/\U0001f600.json"  # undecided: S3 has not listed that far
+    found, absent = s3io.existing_keys(s3, "out", keys, max_requests=3)
+    assert absent == {"r/a b.json", "r/\U0001f600.json"}
+
+
+def test_existing_keys_of_nothing_asks_nothing():
+    s3 = Listing(["r/a"])
+    assert s3io.existing_keys(s3, "out", set(), max_requests=3) == (set(), set())
+    assert s3.requests == []
+
+
+def test_a_failed_listing_is_translated():
+    class Denied:
+        def list_objects_v2(self, **_):
+            raise client_error("AccessDenied", 403)
+
+    with pytest.raises(ConfigurationError, match="ListObjectsV2 s3://out/r/a"):
+        s3io.existing_keys(Denied(), "out", {"r/a"}, max_requests=1)
+
+
+class Puts:
+    def __init__(self, error=None):
+        self.calls, self.error = [], error
+
+    def put_object(self, **kwargs):
+        self.calls.append(kwargs)
+        if self.error:
+            raise self.error
+
+
+@pytest.mark.parametrize(
+    ("replacing", "condition"),
+    [
+        (None, {}),
+        (s3io.ABSENT, {"IfNoneMatch": "*"}),
+        (s3io.JsonRead({"a": 1}, '"e1"'), {"IfMatch": '"e1"'}),
+    ],
+)
+def test_put_json_writes_only_over_what_was_read(replacing, condition):
+    s3 = Puts()
+    s3io.put_json(s3, "out", "reports/a.json", {"b": 2}, replacing=replacing)
+    sent = s3.calls[0]
+    assert {k: sent[k] for k in ("IfNoneMatch", "IfMatch") if k in sent} == condition
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("PreconditionFailed", 412), ("ConditionalRequestConflict", 409), ("NoSuchKey", 404)],
+)
+def test_a_refused_conditional_write_is_a_conflict(code, status):
+    s3 = Puts(client_error(code, status))
+    with pytest.raises(s3io.WriteConflict):
+        s3io.put_json(s3, "out", "reports/a.json", {}, replacing=s3io.JsonRead({}, '"e"'))
+
+
+def test_other_errors_of_a_conditional_write_are_translated_as_before():
+    s3 = Puts(client_error("AccessDenied", 403))
+    with pytest.raises(ConfigurationError):
+        s3io.put_json(s3, "out", "reports/a.json", {}, replacing=s3io.ABSENT)
+    with pytest.raises(Superseded):  # unconditional: the same translation as before
+        s3io.put_json(Puts(client_error("PreconditionFailed", 412)), "out", "k", {})
+
+
+def test_read_json_returns_the_etag_and_absent_for_a_missing_key():
+    class Reads:
+        def get_object(self, Bucket, Key):
+            if Key == "missing":
+                raise client_error("NoSuchKey", 404)
+            return {"Body": io.BytesIO(b"not json" if Key == "bad" else b'{"a": 1}'),
+                    "ETag": '"e1"'}  # fmt: skip
+
+    assert s3io.read_json(Reads(), "out", "missing") == s3io.ABSENT
+    assert s3io.read_json(Reads(), "out", "k") == s3io.JsonRead({"a": 1}, '"e1"', b'{"a": 1}')
+    # Unreadable: no document, but it exists, so a conditional write must match its ETag.
+    assert s3io.read_json(Reads(), "out", "bad").etag == '"e1"'
+    assert s3io.get_json(Reads(), "out", "k") == {"a": 1}

@@ -84,22 +84,55 @@ def recorded_keys(report: dict | None) -> list[str]:
     return [k for k in keys if isinstance(k, str) and k.startswith(PREFIX)]
 
 
-def commit_report(s3, bucket: str, key: str, report: dict) -> None:
+def commit_report(s3, bucket: str, key: str, report: dict,
+                  replacing: s3io.JsonRead | None = None) -> None:  # fmt: skip
     """Write a run report that records the dataset keys its run wrote (`outputs.analytics`);
     then the rows the report it replaces recorded go (one copy per source). If the report
-    cannot be written, neither can the new rows stay. Used by every writer of run reports."""
+    cannot be written, neither can the new rows stay. Used by every writer of run reports.
+
+    `replacing`: the report as the caller read it at the start (its duplicate check), or
+    `s3io.ABSENT` when it knows there was none. The report is then written only if it is
+    still that one (a conditional PUT), which saves reading it again; if another run
+    committed in between, the write is refused and we read what it wrote and replace that,
+    as without `replacing`, so the rows deleted are always those of the report replaced."""
     written = report["outputs"]["analytics"]
-    replaced = s3io.get_json(s3, bucket, key)  # now, not at the start: runs overlap
-    try:
-        s3io.put_json(s3, bucket, key, report)
-    except BaseException:
-        kept = recorded_keys(replaced)
-        with contextlib.suppress(Exception):
-            for stray in (k for k in written if k not in kept):
-                s3io.delete_if_exists(s3, bucket, stray)
-        raise
+    replaced = _commit(s3, bucket, key, report, replacing)
     for stale in (k for k in recorded_keys(replaced) if k not in written):
         s3io.delete_if_exists(s3, bucket, stale)
+
+
+def _commit(s3, bucket: str, key: str, report: dict, replacing: s3io.JsonRead | None
+            ) -> dict | None:  # fmt: skip
+    """Write the report; returns the one it replaced."""
+    if replacing is not None:
+        try:
+            _put_or_undo(s3, bucket, key, report, replacing.document, replacing)
+            return replacing.document
+        except s3io.WriteConflict:
+            pass  # another run committed since the caller read: replace what it wrote
+    current = s3io.read_json(s3, bucket, key)  # now, not at the start: runs overlap
+    if replacing is not None and current.body == s3io.json_body(report):
+        # Our conditional PUT landed but its response was lost, and botocore's retry of it
+        # found our own report: what it replaced is what the caller read.
+        return replacing.document
+    _put_or_undo(s3, bucket, key, report, current.document, None)
+    return current.document
+
+
+def _put_or_undo(s3, bucket: str, key: str, report: dict, current: dict | None,
+                 replacing: s3io.JsonRead | None) -> None:  # fmt: skip
+    """Write the report; if that fails (but for a conflict, which the caller resolves), the
+    new rows go, except those the report still in place records (the same source's key)."""
+    try:
+        s3io.put_json(s3, bucket, key, report, replacing=replacing)
+    except s3io.WriteConflict:
+        raise
+    except BaseException:
+        kept = recorded_keys(current)
+        with contextlib.suppress(Exception):
+            for stray in (k for k in report["outputs"]["analytics"] if k not in kept):
+                s3io.delete_if_exists(s3, bucket, stray)
+        raise
 
 
 def publish(s3, bucket: str, staged: Sequence[str], src: s3io.SourceObject, when: datetime

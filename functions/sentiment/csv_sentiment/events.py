@@ -28,6 +28,16 @@ class ObjectRef:
     event_name: str
 
 
+@dataclass(frozen=True)
+class Known:
+    """What the caller already knows of one source's results, so `Job.process` need not ask
+    S3 again (a backfill group lists its objects' reports and error reports at once; see
+    objects.py). An S3 event knows nothing: every check is made."""
+
+    report_absent: bool = False  # no run report: no duplicate to find, nothing to replace
+    error_absent: bool = False  # no error report: nothing stale to delete after a success
+
+
 def records(event: object) -> Iterator[ObjectRef | MalformedEvent]:
     """Every S3 record of the event, in order (an S3 test event or a foreign record yields
     nothing). What is not an S3 event as AWS sends it (None, a list, `Records` not a list, a

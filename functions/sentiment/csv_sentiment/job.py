@@ -31,7 +31,7 @@ from csv_sentiment.errors import (
     TimeBudgetExceeded,
     clip,
 )
-from csv_sentiment.events import MAX_KEY_BYTES, ObjectRef, OutputKeys, output_keys
+from csv_sentiment.events import MAX_KEY_BYTES, Known, ObjectRef, OutputKeys, output_keys
 from csv_sentiment.reports import (
     SCHEMA_VERSION,
     ErrorReport,
@@ -79,8 +79,9 @@ class Job:
     fanout: object | None = None  # fanout.Fanout: hands a file too big for one invocation on
     scored_at: datetime | None = None  # when the current file's run started (dataset rows)
 
-    def process(self, ref: ObjectRef) -> Result:
+    def process(self, ref: ObjectRef, known: Known | None = None) -> Result:
         started = time.monotonic()
+        known = known or Known()
         self.scored_at = datetime.now(UTC)
         settings = self.settings
         keys = output_keys(ref.key, settings.input_prefix)
@@ -91,8 +92,12 @@ class Job:
             src = self._current_source(ref)
             column_setting = self._column_setting(src)
             config = settings.scoring_config(column_setting)
-            previous = s3io.get_json(self.s3, settings.output_bucket, keys.report)
-            if _same_run(previous, src, config):
+            previous = (
+                s3io.ABSENT
+                if known.report_absent
+                else s3io.read_json(self.s3, settings.output_bucket, keys.report)
+            )
+            if _same_run(previous.document, src, config):
                 return {
                     "status": "skipped",
                     "reason": f"duplicate delivery: {keys.report} already records ETag "
@@ -118,10 +123,13 @@ class Job:
             return document
         report = self._success_report(opened, counts, bytes_written, keys, config, started, summary)
         report["outputs"]["analytics"] = dataset
-        analytics.commit_report(self.s3, settings.output_bucket, keys.report, report)
+        # Replaces exactly the report the duplicate check read, or, if another run committed
+        # since, the one it wrote (analytics.commit_report).
+        analytics.commit_report(self.s3, settings.output_bucket, keys.report, report, previous)
         # A stale failure goes; only if there is one, because on a versioned bucket deleting a
         # missing key still adds a delete marker, one more on every run.
-        s3io.delete_if_exists(self.s3, settings.output_bucket, keys.error)
+        if not known.error_absent:
+            s3io.delete_if_exists(self.s3, settings.output_bucket, keys.error)
         return report
 
     def _current_source(self, ref: ObjectRef) -> s3io.SourceObject:

@@ -18,7 +18,7 @@ from typing import TypedDict
 from botocore.exceptions import BotoCoreError, ClientError
 
 from csv_sentiment import s3io
-from csv_sentiment.events import ObjectRef
+from csv_sentiment.events import Known, ObjectRef, output_keys
 
 GROUP_KIND = "sentiment.objects/v1"
 TALLY_KIND = "sentiment.objects-tally/v1"
@@ -75,14 +75,16 @@ def group_record_key(keys: dict[str, str], index: int) -> str:
 
 def score_group(
     payload: dict,
-    process: Callable[[ObjectRef], dict],
+    process: Callable[[ObjectRef, Known | None], dict],
     s3,
     output_bucket: str,
     time_left: Callable[[], bool],
+    input_prefix: str,
 ) -> dict:
     """Score each object of the group with `process` (Job.process) and record the outcome."""
     keys = run_keys(payload.get("run") or {})
     bucket, group = _group(payload)
+    known = _known_outputs(s3, output_bucket, [o["key"] for o in group["objects"]], input_prefix)
     entries: list[Entry] = []
     for obj in group["objects"]:
         if entries and not time_left():
@@ -97,10 +99,39 @@ def score_group(
             continue
         ref = ObjectRef(bucket, key, None, str(obj.get("etag", "")), int(obj.get("size", 0)),
                         EVENT_NAME)  # fmt: skip
-        entries.append(_entry(key, process(ref), output_bucket))
+        # pop: a key listed twice in a payload is checked again the second time, when the
+        # first has written its results.
+        entries.append(_entry(key, process(ref, known.pop(key, None)), output_bucket))
     _put_record(s3, output_bucket, keys, group, entries, finished=True)
     # Counts only: a Step Functions state's output is limited to 256 KB.
     return {"group": group["index"], "counts": _count(entries)}
+
+
+def _known_outputs(s3, output_bucket: str, keys: list[str], input_prefix: str
+                   ) -> dict[str, Known]:  # fmt: skip
+    """Which of the group's objects have no run report or no error report yet, from a few
+    listings bounded to the group's span instead of a GET and a HEAD per object (a group
+    follows the listing order, so its outputs are neighbours). A first-time object then skips
+    its duplicate check and its stale-error cleanup; an object with a report is checked as an
+    S3 event is. Safe because what the listing cannot see is caught later:
+    - `make backfill` refuses to run while a backfill over an overlapping prefix runs
+      (infra/backfill/run.py start_or_attach), so no other group writes these keys meanwhile;
+    - the superseded checks (Job._current_source, Job._check_still_current) are unchanged;
+    - a report written by an S3-event run after the listing makes our commit's conditional
+      PUT (If-None-Match: *) fail, and analytics.commit_report then replaces that report and
+      deletes the rows it recorded: no report or dataset row is lost or doubled; at worst the
+      same version is scored twice. An error report such a run writes after the listing stays
+      beside our success, as one written after the HEAD would without the listing."""
+    outputs = {key: output_keys(key, input_prefix) for key in keys if accepted(key)}
+    outputs = {key: o for key, o in outputs.items() if o.fits}  # the rest fail before asking
+    # Scattered keys cost a listing each: past this many, the rest are checked one by one.
+    most = 2 + len(outputs) // 20
+    _, reports = s3io.existing_keys(s3, output_bucket, {o.report for o in outputs.values()}, most)
+    _, errors = s3io.existing_keys(s3, output_bucket, {o.error for o in outputs.values()}, most)
+    return {
+        key: Known(report_absent=o.report in reports, error_absent=o.error in errors)
+        for key, o in outputs.items()
+    }
 
 
 def _group(payload: dict) -> tuple[str, dict]:

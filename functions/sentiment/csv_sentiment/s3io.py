@@ -11,6 +11,7 @@ import contextlib
 import email.errors
 import email.header
 import json
+import os
 import queue
 import threading
 import zlib
@@ -34,6 +35,7 @@ from csv_sentiment.memory import READ_CHUNK, UPLOADS_IN_FLIGHT
 
 _READ_AHEAD = 8  # chunks buffered by the reader thread: bounded memory
 _RESUMES = 3  # a broken stream is resumed with a ranged GET this many times
+_LIST_SLACK = 64  # keys a bounded listing asks for beyond the ones it looks for (existing_keys)
 _TRANSIENT_CODES = {
     "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",
     "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
@@ -342,27 +344,104 @@ class OutputObject:
             self._pool = None
 
 
-def get_json(s3, bucket: str, key: str) -> dict | None:
+@dataclass(frozen=True)
+class JsonRead:
+    """A JSON document as read, with what a conditional write needs to replace exactly it."""
+
+    document: dict | None  # None: absent, or not valid JSON (no proof of anything)
+    etag: str | None  # as S3 returns it (quoted); None: there was no object at the key
+    body: bytes = b""
+
+
+ABSENT = JsonRead(None, None)  # what reading a key that has no object returns
+
+
+class WriteConflict(Exception):
+    """A conditional write found the object changed (or created, or deleted) since it was read."""
+
+
+# PreconditionFailed: If-Match / If-None-Match did not hold; ConditionalRequestConflict: another
+# conditional write to the key was in progress; NoSuchKey: If-Match on an object deleted since.
+_CONFLICT_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey"}
+
+
+def read_json(s3, bucket: str, key: str) -> JsonRead:
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        obj = s3.get_object(Bucket=bucket, Key=key)
+        body = obj["Body"].read()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-            return None
+            return ABSENT
         raise translate(exc, "GetObject", f"s3://{bucket}/{key}") from exc
     except BotoCoreError as exc:
         raise translate(exc, "GetObject", f"s3://{bucket}/{key}") from exc
     try:
-        return json.loads(body)
+        document = json.loads(body)
     except ValueError:
-        return None  # an unreadable report is no proof of a previous success
+        document = None  # an unreadable report is no proof of a previous success
+    return JsonRead(document, obj.get("ETag") or None, body)
 
 
-def put_json(s3, bucket: str, key: str, document: dict) -> None:
-    body = (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()
+def get_json(s3, bucket: str, key: str) -> dict | None:
+    return read_json(s3, bucket, key).document
+
+
+def json_body(document: dict) -> bytes:
+    return (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()
+
+
+def put_json(s3, bucket: str, key: str, document: dict, *, replacing: JsonRead | None = None
+             ) -> None:  # fmt: skip
+    """Write `document`. With `replacing`, only if the key still holds what was read (If-Match
+    its ETag) or, if nothing was there, still nothing (If-None-Match: *); otherwise
+    WriteConflict, and nothing is written."""
+    condition = {}
+    if replacing is not None:
+        condition = {"IfMatch": replacing.etag} if replacing.etag else {"IfNoneMatch": "*"}
     try:
-        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
-    except (ClientError, BotoCoreError) as exc:
+        s3.put_object(Bucket=bucket, Key=key, Body=json_body(document),
+                      ContentType="application/json", **condition)  # fmt: skip
+    except ClientError as exc:
+        if condition and exc.response.get("Error", {}).get("Code") in _CONFLICT_CODES:
+            raise WriteConflict(f"s3://{bucket}/{key}") from exc
         raise translate(exc, "PutObject", f"s3://{bucket}/{key}") from exc
+    except BotoCoreError as exc:
+        raise translate(exc, "PutObject", f"s3://{bucket}/{key}") from exc
+
+
+def existing_keys(s3, bucket: str, wanted: set[str], max_requests: int
+                  ) -> tuple[set[str], set[str]]:  # fmt: skip
+    """Which of `wanted` exist and which are known absent, from ListObjectsV2 bounded to their
+    span instead of one HEAD each. Each request starts just below the smallest key not yet
+    decided (StartAfter; Prefix: their longest common prefix) and decides every wanted key up
+    to the last one it lists (S3 lists every key in that range, in order), so keys far apart
+    cost one request each and nothing beyond the largest is listed. A key left undecided
+    after `max_requests` (keys crowded between them) is in neither set: the caller checks it
+    as it would without the listing."""
+    todo = sorted(wanted)
+    prefix = os.path.commonprefix(todo)  # noqa: RUF071 -- S3 prefixes are characters, not paths
+    found: set[str] = set()
+    absent: set[str] = set()
+    i, after = 0, ""
+    for _ in range(max_requests):
+        if i == len(todo):
+            break
+        # Jump to just below the next undecided key (a proper prefix sorts before it, and S3's
+        # UTF-8 byte order is Python's code point order), or go on from the last page's end.
+        after = max(after, todo[i][:-1])
+        try:
+            page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, StartAfter=after,
+                                      MaxKeys=min(1000, len(todo) - i + _LIST_SLACK))  # fmt: skip
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "ListObjectsV2", f"s3://{bucket}/{prefix}") from exc
+        listed = [item["Key"] for item in page.get("Contents", ())]
+        last = listed[-1] if page.get("IsTruncated") and listed else None  # None: to the end
+        listed_set = set(listed)
+        while i < len(todo) and (last is None or todo[i] <= last):
+            (found if todo[i] in listed_set else absent).add(todo[i])
+            i += 1
+        after = last or after
+    return found, absent
 
 
 def delete_if_exists(s3, bucket: str, key: str) -> bool:
