@@ -14,7 +14,8 @@ times a second):
 - ListObjectVersions deep-copies every version of every key of the bucket, whatever the
   prefix, and a FakeKey's deep copy copies its content: each listing of a bucket holding a
   300 MB upload copied 300 MB. The copies exist only to set `is_latest` on them; a shallow
-  copy that shares the content (and never closes it) does the same.
+  copy that shares the content (and never closes it) does the same, and keys outside the
+  listing's prefix (which moto drops later anyway) are not copied or sorted at all.
 - Every request looks its service up in a fresh directory listing of moto's package
   (`list_of_moto_modules`, a stat per entry); the listing does not change while it runs.
 - A GET with a Range read the whole object and then sliced it: each range of a fanned-out
@@ -33,6 +34,7 @@ from typing import Any
 _RANGE: contextvars.ContextVar[tuple[int, int | None] | None] = contextvars.ContextVar(
     "range", default=None
 )
+_PREFIX: contextvars.ContextVar[str] = contextvars.ContextVar("prefix", default="")
 _SIMPLE_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 
 
@@ -89,6 +91,9 @@ class _CopyModule:
         self._real = real
 
     def deepcopy(self, versions: list) -> list:
+        prefix = _PREFIX.get()
+        if prefix and versions and not versions[0].name.startswith(prefix):
+            return []  # one key's versions, outside the listing's prefix
         return [_listed_copy(v) for v in versions]
 
     def __getattr__(self, name: str) -> Any:
@@ -142,6 +147,17 @@ def _ranged_get(original):
     return get_object
 
 
+def _prefixed_listing(original):
+    def list_object_versions(self: Any, bucket_name: str, *args: Any, **kwargs: Any) -> Any:
+        token = _PREFIX.set(kwargs.get("prefix") or (args[3] if len(args) > 3 else "") or "")
+        try:
+            return original(self, bucket_name, *args, **kwargs)
+        finally:
+            _PREFIX.reset(token)
+
+    return list_object_versions
+
+
 def speed_up_listings_and_dispatch() -> None:
     """The two patches described at the top of this module."""
     import copy
@@ -156,6 +172,7 @@ def speed_up_listings_and_dispatch() -> None:
         _LISTED[base] = type(f"Listed{base.__name__}", (base,),
                              {"dispose": no_dispose, "__del__": lambda self: None})  # fmt: skip
     models.copy = _CopyModule(copy)
+    models.S3Backend.list_object_versions = _prefixed_listing(models.S3Backend.list_object_versions)
     models.FakeKey.value = _ranged_value(models.FakeKey.__dict__["value"])
     responses.S3Response.get_object = _ranged_get(responses.S3Response.get_object)
     modules = tuple(backends.list_of_moto_modules())

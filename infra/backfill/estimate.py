@@ -14,10 +14,15 @@ from typing import Any
 # and CPU in proportion to memory below that.
 FULL_VCPU_BYTES_PER_SECOND = 9.6e6
 FULL_VCPU_MB = 1769
-# Per object besides scoring: HEAD, the duplicate check's GET, the scored PUT, the report PUT
-# and the stale-error DELETE, at S3's usual 10-20 ms first-byte latency.
+# Per object besides scoring, for an object never scored before: HEAD, the source's GET, the
+# HEAD before the commit, and three PUTs (scored CSV, analytics rows, run report), at S3's
+# usual 10-20 ms first-byte latency (the group's listing settles the duplicate check and the
+# stale error report; tests/functional/test_group_requests.py counts them).
 PER_OBJECT_SECONDS = 0.08
-PER_GROUP_SECONDS = 0.3  # the child execution's start, the invoke and the group record's PUT
+GETS_PER_OBJECT, PUTS_PER_OBJECT = 3, 3
+# The child execution's start, the invoke, the group's two listings and its record's PUT.
+PER_GROUP_SECONDS = 0.3
+REQUESTS_PER_GROUP = 3  # LIST reports/, LIST errors/, PUT the group record
 PRICES = {
     "lambda_gb_second": {"x86_64": 0.0000166667, "arm64": 0.0000133334},
     "lambda_request": 0.20 / 1e6,
@@ -74,8 +79,9 @@ def project(
         "lambda requests": invocations * PRICES["lambda_request"],
         "step functions": (TRANSITIONS_PER_RUN + TRANSITIONS_PER_GROUP * len(groups))
         * PRICES["sfn_transition"],
-        "s3 requests": objects * (3 * PRICES["s3_get"] + 2 * PRICES["s3_put"])
-        + (math.ceil(objects / 1000) + len(groups) + 1) * PRICES["s3_put"],
+        "s3 requests": objects
+        * (GETS_PER_OBJECT * PRICES["s3_get"] + PUTS_PER_OBJECT * PRICES["s3_put"])
+        + (math.ceil(objects / 1000) + REQUESTS_PER_GROUP * len(groups) + 1) * PRICES["s3_put"],
     }
     return Projection(objects, size, len(groups), concurrency, bytes_per_second, source, work,
                       wall, cost)  # fmt: skip

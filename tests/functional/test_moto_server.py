@@ -44,6 +44,16 @@ def test_version_listings_on_the_patched_server_keep_every_answer_and_every_cont
         everything = s3.list_object_versions(Bucket=bucket)
         assert [(m["Key"], m["VersionId"], m["IsLatest"]) for m in everything["DeleteMarkers"]] == [
             ("b/z.csv", marker, True)]  # fmt: skip
+        # Pages of two under a prefix: every version once, newest first within a key.
+        paged, kw = [], {"Bucket": bucket, "Prefix": "a/", "MaxKeys": 2}
+        while True:
+            page = s3.list_object_versions(**kw)
+            paged += [(v["Key"], v["VersionId"]) for v in page.get("Versions", [])]
+            if not page.get("IsTruncated"):
+                break
+            kw.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page["NextVersionIdMarker"])
+        assert sorted(paged) == sorted(listed) and len(paged) == len(set(paged)) == 4
+        assert [k for k, _ in paged] == ["a/x.csv"] * 3 + ["a/y.csv"]
     for (key, vid), body in bodies.items():
         assert s3.get_object(Bucket=bucket, Key=key, VersionId=vid)["Body"].read() == body
 
@@ -62,9 +72,14 @@ def test_a_listing_does_not_copy_contents_and_the_service_lookup_is_listed_once(
         def no_content_copies(self):
             raise AssertionError("a listing copied a key's content")
 
+        s3.put_object(Bucket="listed", Key="other/k.csv", Body=b"elsewhere")
+        copied = []
+        real_copy = moto_server._listed_copy
         with monkeypatch.context() as m:
             m.setattr(models.FakeKey, "__getstate__", no_content_copies)
-            versions = s3.list_object_versions(Bucket="listed")["Versions"]
+            m.setattr(moto_server, "_listed_copy", lambda v: copied.append(v.name) or real_copy(v))
+            versions = s3.list_object_versions(Bucket="listed", Prefix="k")["Versions"]
+        assert copied == ["k.csv"] * 3  # the key outside the prefix was not even copied
         assert [v["IsLatest"] for v in versions] == [True, False, False]
         gc.collect()  # the listed copies are gone: their finaliser must not close the buffers
         assert [s3.get_object(Bucket="listed", Key="k.csv", VersionId=v["VersionId"])["Body"].read()
@@ -82,6 +97,8 @@ def _patched(monkeypatch) -> None:
     monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
     monkeypatch.setattr(models.FakeKey, "value", models.FakeKey.__dict__["value"])
     monkeypatch.setattr(responses.S3Response, "get_object", responses.S3Response.get_object)
+    monkeypatch.setattr(models.S3Backend, "list_object_versions",
+                        models.S3Backend.list_object_versions)  # fmt: skip
     moto_server.speed_up_listings_and_dispatch()
 
 

@@ -99,3 +99,10 @@ def test_a_prefix_added_by_a_redeploy_starts_from_what_it_holds_then(bucket):
 def test_a_whole_bucket_notification_lists_everything_once():
     assert covering(["input/", "", "reports/"]) == ("",)
     assert covering(["in", "input/", "input/x", "b"]) == ("b", "in")
+
+
+def test_the_poller_waits_longer_after_a_long_listing():
+    from infra.local.service import LISTING_SHARE, poll_pause
+
+    assert poll_pause(0.25, 0.005) == 0.25  # a small bucket: the usual quarter second
+    assert poll_pause(0.25, 0.1) == pytest.approx(LISTING_SHARE * 0.1)  # listings ≤ 10%
