@@ -34,6 +34,10 @@ from typing import Any
 _RANGE: contextvars.ContextVar[tuple[int, int | None] | None] = contextvars.ContextVar(
     "range", default=None
 )
+# moto keeps an object's bytes in memory up to this size and in a temporary file beyond it
+# (default ~5 MB): every read, copy and multipart assembly of a big object then went through
+# the disk. Objects up to 512 MiB stay in memory (the 300 MB fan-out bench holds a few GB).
+KEY_BUFFER_BYTES = 512 * 2**20
 _PREFIX: contextvars.ContextVar[str] = contextvars.ContextVar("prefix", default="")
 _SIMPLE_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 
@@ -182,6 +186,7 @@ def speed_up_listings_and_dispatch() -> None:
 def main(argv: list[str] | None = None) -> None:
     from moto.server import main as moto_main
 
+    os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(KEY_BUFFER_BYTES))
     enable_interpreter()
     speed_up_listings_and_dispatch()
     moto_main(argv if argv is not None else sys.argv[1:])

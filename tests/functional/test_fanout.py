@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 
-from csv_sentiment import fanout, s3io
+from csv_sentiment import fanout, ranges, s3io
 from csv_sentiment.engine import load_engine
 from csv_sentiment.events import records
 from csv_sentiment.settings import Settings
@@ -303,12 +303,14 @@ def test_an_error_in_the_third_range_names_the_line_one_invocation_names(setup, 
     setup.use(max_cell_chars=1024, max_columns=10)  # a record may take 8,752 bytes
     header, _, body = corpus_path.read_bytes().partition(b"\n")
     lines = body.split(b"\n")
-    at = 18_000  # ~2.5 MB in: range 2 of the 1 MiB ranges
+    at = 14_500  # ~2 MB in: inside raw range 2 of the four equal ones (3.3 MB at RANGE_MB=1)
     data = header + b"\n" + b"\n".join([*lines[:at], bad, *lines[at:]])
-    assert 2 * 2**20 + 65_536 < len(header) + sum(len(x) + 1 for x in lines[:at]) < 3 * 2**20
+    raw = ranges.raw_ranges(len(data), setup.settings.range_bytes)
+    where = len(header) + sum(len(x) + 1 for x in lines[:at])
+    assert len(raw) >= 4 and raw[2].start + 65_536 < where < raw[2].end - 65_536
     setup.put("input/third.csv", data)
     single = setup.process("input/third.csv", with_fanout=False)["error"]
-    assert single["code"] == code and single["line"] >= at + 2  # header + 18,000 records
+    assert single["code"] == code and single["line"] >= at + 2  # header + 14,500 records
     if kind == "record_too_big":  # the line it crossed on, and the line it started on
         assert single["line"] == at + 3 and f"opened on line {at + 2}" in single["message"]
 

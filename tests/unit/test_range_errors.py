@@ -37,6 +37,11 @@ def _file(bad: bytes, records: int = 300) -> tuple[bytes, int]:
     lines = [(HEADER + " " * (RECORD - 1 - len(HEADER)) + "\n").encode()]
     lines += [_line(f"{i},0,good review number {i}") for i in range(1, records)]
     lines[129] = bad
+    # Raw ranges are equal parts of the file: padded to a multiple of RANGE_BYTES, each part is
+    # RANGE_BYTES long, so raw range 2 starts at byte 8,192 whatever `bad`'s length.
+    pad = -(len(b"".join(lines))) % RANGE_BYTES
+    pad += RANGE_BYTES if pad < 16 else 0
+    lines.append(b"x,pad,0," + b" " * (pad - 9) + b"\n")
     return b"".join(lines), 130
 
 

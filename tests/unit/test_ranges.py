@@ -101,6 +101,16 @@ def test_too_many_ranges_makes_them_larger():
     assert len(raws) == 100 and raws[-1].end == 100_000
 
 
+@pytest.mark.parametrize(("size", "step"), [(101, 32), (96, 32), (97, 32), (1, 32), (5, 1)])
+def test_raw_ranges_are_equal_cover_the_file_and_never_exceed_the_range_size(size, step):
+    raws = ranges.raw_ranges(size, step)
+    assert raws[0].start == 0 and raws[-1].end == size
+    assert all(a.end == b.start for a, b in itertools.pairwise(raws))
+    lengths = [r.end - r.start for r in raws]
+    assert max(lengths) - min(lengths) <= 1 and max(lengths) <= step
+    assert len(raws) == -(-size // step)  # as few as the range size allows
+
+
 def test_counts_out_of_order_or_with_gaps_are_refused():
     raw = b"a\nb\nc\nd\n"
     raws = ranges.raw_ranges(len(raw), 2)

@@ -31,12 +31,16 @@ class RawRange:
 
 
 def raw_ranges(size: int, range_bytes: int, max_ranges: int = 9_000) -> list[RawRange]:
-    """Equal raw ranges of about `range_bytes` (larger if the file would need more than
-    `max_ranges`: S3 multipart uploads take at most 10,000 parts)."""
+    """Equal raw ranges of at most about `range_bytes` (larger if the file would need more
+    than `max_ranges`: S3 multipart uploads take at most 10,000 parts). Equal, not
+    `range_bytes` and a remainder: 101 MB at 32 MB were 32+32+32+5, so with two instances one
+    idled through the second wave; as 4 x 25 both finish together."""
     if size <= 0:
         return []
     step = max(range_bytes, -(-size // max_ranges))
-    return [RawRange(i, s, min(s + step, size)) for i, s in enumerate(range(0, size, step))]
+    n = -(-size // step)
+    bounds = [size * i // n for i in range(n + 1)]
+    return [RawRange(i, bounds[i], bounds[i + 1]) for i in range(n)]
 
 
 @dataclass(frozen=True)
