@@ -129,16 +129,22 @@ def test_a_retired_pool_refuses_new_requests_as_retired_and_a_stopped_one_as_sto
     assert not isinstance(info.value, PoolRetired)  # a stopping service does not loop
 
 
+def _two_busy(release: threading.Event, made: list) -> tuple[Pool, list[threading.Thread]]:
+    """A pool resized to two, with two requests running on two instances until `release`."""
+    pool = _served("fn", release, threading.Event(), made).pool
+    pool.resize(2)
+    runs = [threading.Thread(target=pool.invoke, args=(b"x",)) for _ in range(2)]
+    for t in runs:
+        t.start()
+    _wait_until(lambda: len(made) == 2, "two instances were not started")
+    return pool, runs
+
+
 def test_a_lowered_limit_holds_from_the_next_request_on():
     # Two instances warmed by two concurrent requests; after resize(1) one request at a time
     # runs, on one instance: the idle extra stops now, a busy extra when its request ends.
-    release, started, made = threading.Event(), threading.Event(), []
-    pool = _served("fn", release, started, made).pool
-    pool.resize(2)
-    first = [threading.Thread(target=pool.invoke, args=(b"x",)) for _ in range(2)]
-    for t in first:
-        t.start()
-    _wait_until(lambda: len(made) == 2, "two instances were not started")
+    release, made = threading.Event(), []
+    pool, first = _two_busy(release, made)
     release.set()
     for t in first:
         t.join(5)
@@ -160,13 +166,8 @@ def test_a_lowered_limit_holds_from_the_next_request_on():
 
 
 def test_a_busy_extra_instance_stops_when_its_request_ends():
-    release, started, made = threading.Event(), threading.Event(), []
-    pool = _served("fn", release, started, made).pool
-    pool.resize(2)
-    runs = [threading.Thread(target=pool.invoke, args=(b"x",)) for _ in range(2)]
-    for t in runs:
-        t.start()
-    _wait_until(lambda: len(made) == 2, "two instances were not started")
+    release, made = threading.Event(), []
+    pool, runs = _two_busy(release, made)
     pool.resize(1)  # both are busy: neither stops yet
     assert not any(i.stopped for i in made)
     release.set()
