@@ -162,8 +162,13 @@ def test_ctrl_c_stops_watching_not_the_work_and_says_how_to_watch_again(local):
     prefix = "archive/interrupted/"
     put_many(local, [f"{prefix}f-{i}.csv" for i in range(30)])
     full = isolated_env({**local.endpoint, "STACK": local.stack, "PREFIX": prefix})
+    # SIGINT's default action, as in a terminal: a test run started in the background (`cmd &`
+    # in a script) hands its children SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt.
+    default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
     cli = subprocess.Popen([sys.executable, "-m", "infra.backfill"], cwd=ROOT, env=full,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           preexec_fn=default_sigint)  # fmt: skip
     seen = []
     for line in cli.stdout:
         seen.append(line)
