@@ -122,9 +122,9 @@ class _Window:
 def _ranged_value(original: property):
     def value(self: Any) -> Any:
         window = _RANGE.get()
-        size = self.contentsize
-        if window is None or window[0] >= size:
+        if window is None or window[0] >= self.contentsize:  # every read but a ranged GET's
             return original.fget(self)
+        size = self.contentsize
         start, end = window
         end = size - 1 if end is None or end >= size else end
         with self.lock:
@@ -164,7 +164,8 @@ def _prefixed_listing(original):
 
 
 def speed_up_listings_and_dispatch() -> None:
-    """The two patches described at the top of this module."""
+    """The patches described at the top of this module (the key buffer size is an
+    environment variable, set in `main`)."""
     import copy
 
     from moto import backends
