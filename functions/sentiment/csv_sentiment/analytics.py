@@ -23,7 +23,6 @@ import hashlib
 import itertools
 import json
 import zlib
-from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -61,7 +60,6 @@ _UNSCORED = frozenset(("none", "rejected"))
 # VADER's scores are rounded to 3 places (neg, neu, pos) and 4 (compound): a few thousand
 # values, whose repr() a batch looks up instead of formatting again (see DatasetWriter.add).
 _FLOAT_TEXTS = 65536
-_IN_FLIGHT = 4  # batches formatted and waiting for (or in) compression
 _quote = json.encoder.encode_basestring_ascii  # C-accelerated; ASCII output is always valid
 
 
@@ -179,7 +177,7 @@ class DatasetWriter:
         self._out = s3io.OutputObject(s3, bucket, self.key, PART_SIZE, CONTENT_TYPE)
         self._gzip = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip member
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="analytics-gzip")
-        self._pending: deque[Future] = deque()
+        self._pending: Future | None = None
         constant = {
             "source_bucket": src.bucket,
             "source_key": src.key,
@@ -261,27 +259,25 @@ class DatasetWriter:
         return floats
 
     def _compress(self, data: bytes) -> None:
-        """zlib releases the GIL: batches are compressed in a thread of their own, in order,
-        while the next ones are formatted. Up to `_IN_FLIGHT` batches wait there (about 0.8 MB
-        each with text off), so a second core busy with something else (the part uploads)
-        delays the compression without stopping the formatting; memory stays bounded."""
-        pending = self._pending
-        while pending and (pending[0].done() or len(pending) >= _IN_FLIGHT):
-            self._write(pending.popleft().result())
-        pending.append(self._pool.submit(self._gzip.compress, data))
+        """zlib releases the GIL: the previous batch is compressed in a thread while this one
+        was formatted (at most one batch in flight, so memory stays bounded)."""
+        if self._pending is not None:
+            self._write(self._pending.result())
+        self._pending = self._pool.submit(self._gzip.compress, data)
 
     def _write(self, packed: bytes) -> None:
         if packed:
             self._out.write(packed)
 
     def complete(self) -> None:
-        while self._pending:
-            self._write(self._pending.popleft().result())
+        if self._pending is not None:
+            self._write(self._pending.result())
+            self._pending = None
         self._pool.shutdown()
         self._write(self._gzip.flush())
         self._out.complete()
 
     def abort(self) -> None:
         self._pool.shutdown(cancel_futures=True)  # waits for a running compression
-        self._pending.clear()
+        self._pending = None
         self._out.abort()
