@@ -502,3 +502,37 @@ def test_no_record_boundary_over_many_ranges_is_a_clear_error(setup, corpus_path
     assert error["code"] == "limit_exceeded" and "no record boundary" in error["message"]
     assert error["line"] == 1 and "RANGE_MB" in error["expected"]
     assert setup.listing("tmp/") == []
+
+
+def test_a_big_object_in_a_backfill_group_is_handed_off_without_reading_its_body(
+    setup, corpus_path, monkeypatch
+):
+    """A group object with no report is opened with one GET (no HEAD first); one too big for
+    an invocation is handed off from that GET's headers and its stream is closed unread."""
+    import boto3
+
+    from csv_sentiment import s3io
+    from csv_sentiment.events import Known, ObjectRef
+    from csv_sentiment.job import Job
+
+    setup.put("archive/big.csv", corpus_path.read_bytes())  # 3.2 MB: above 1 MB
+    setup.use(fanout_threshold_mb=1)
+    s3 = boto3.client("s3", config=s3io.client_config())  # the job's own: the steps use setup's
+    streams, real = [], s3.get_object
+
+    def get_object(**params):
+        got = real(**params)
+        streams.append((params, got["Body"]))
+        return got
+
+    monkeypatch.setattr(s3, "get_object", get_object)
+    monkeypatch.setattr(s3, "head_object", lambda **p: streams.append((p, "HEAD")))
+    job = Job(setup.settings, s3, setup.scorer, "req-one", lambda: 900_000, setup.make())
+    ref = ObjectRef(setup.buckets["input"], "archive/big.csv", None, "", 0, "backfill")
+    result = job.process(ref, Known(report_absent=True, error_absent=True))
+    assert result["status"] == "handed-off" and result["started"]
+    ((params, body),) = streams  # one GET of the source, no HEAD before it
+    assert params == {"Bucket": setup.buckets["input"], "Key": "archive/big.csv"}
+    assert body._raw_stream.closed and body._amount_read == 0  # closed, nothing read
+    assert setup.wait(result["execution_arn"])["status"] == "SUCCEEDED"
+    assert setup.get("scored/_outside/archive/big.csv").count(b"\n") == 23_704

@@ -17,9 +17,10 @@ from tests.functional.test_handler import Context, upload
 from tests.functional.test_objects_handler import group
 
 BODY = b"id,review\n1,I love it\n2,terrible service\n"
-# First-time object in a group: HEAD the source, GET it, HEAD it again right before the
-# commit (superseded check), PUT the scored CSV, the dataset object and the report.
-FIRST_TIME = Counter(HeadObject=2, GetObject=1, PutObject=3)
+# First-time object in a group: GET the source (its headers tell what a HEAD would), HEAD it
+# right before the commit (superseded check), PUT the scored CSV, the dataset object and the
+# report.
+FIRST_TIME = Counter(HeadObject=1, GetObject=1, PutObject=3)
 # Its report already records this version and configuration: HEAD the source, GET the report.
 SKIPPED = Counter(HeadObject=1, GetObject=1)
 
@@ -68,7 +69,7 @@ def _dataset(s3, out):
     return sorted(o["Key"] for o in listing)
 
 
-def test_a_first_time_group_costs_six_requests_an_object_and_two_listings(
+def test_a_first_time_group_costs_five_requests_an_object_and_two_listings(
     s3, buckets, load_handler
 ):
     keys = upload(s3, buckets["input"],
@@ -252,3 +253,61 @@ def test_a_group_across_prefixes_and_awkward_names_asks_only_about_what_it_lacks
     assert output_keys(keys[2], "input/").report == "reports/_input/_outside/z.csv.json"
     for key in keys:
         assert _json(s3, out, output_keys(key, "input/").report)["status"] == "succeeded"
+
+
+class Bodies:
+    """Every object stream a client's GETs hand out, to check that each is closed: read to
+    its end, or closed unread when the object is not scored (an open stream holds a
+    connection)."""
+
+    class Body:
+        def __init__(self, inner):
+            self.inner, self.closed = inner, False
+
+        def read(self, n=-1):
+            return self.inner.read(n)
+
+        def close(self):
+            self.closed = True
+            self.inner.close()
+
+    def __init__(self, client, monkeypatch):
+        self.opened: dict[str, Bodies.Body] = {}
+        real = client.get_object
+
+        def spy(**params):
+            got = real(**params)
+            got["Body"] = self.opened[params["Key"]] = self.Body(got["Body"])
+            return got
+
+        monkeypatch.setattr(client, "get_object", spy)
+
+
+def test_what_the_first_get_finds_decides_and_its_stream_is_always_closed(
+    s3, buckets, load_handler, monkeypatch
+):
+    """The first GET replaces the HEAD, so what the HEAD caught it catches: an object replaced
+    since the listing, one deleted since, metadata that cannot be decoded. None of them is
+    scored, each is reported as it was with a HEAD, and no stream is left open."""
+    inp, out = buckets["input"], buckets["output"]
+    keys = ["archive/ok.csv", "archive/replaced.csv", "archive/gone.csv", "archive/meta.csv"]
+    upload(s3, inp, keys[:3], BODY)
+    bad_metadata = {"text-column": "=?klingon?B?YQ==?="}
+    s3.put_object(Bucket=inp, Key=keys[3], Body=BODY, Metadata=bad_metadata)
+    payload = group(inp, keys)
+    for obj in payload["group"]["objects"]:  # the manifest's ETags, as listed
+        obj["etag"] = s3.head_object(Bucket=inp, Key=obj["key"])["ETag"].strip('"')
+    s3.put_object(Bucket=inp, Key=keys[1], Body=BODY + b"3,new row\n")  # replaced since
+    s3.delete_object(Bucket=inp, Key=keys[2])  # deleted since
+    handler = load_handler(OUTPUT_BUCKET=out)
+    bodies = Bodies(handler.S3, monkeypatch)
+    result = handler.lambda_handler(payload, Context())
+
+    assert result["counts"] == {"scored": 1, "superseded": 1, "failed": 2}
+    assert set(bodies.opened) == {keys[0], keys[1], keys[3]}  # the deleted one has no stream
+    assert all(b.closed for b in bodies.opened.values())
+    assert _json(s3, out, output_keys(keys[1], "input/").report) is None  # not scored
+    gone = _json(s3, out, output_keys(keys[2], "input/").error)
+    meta = _json(s3, out, output_keys(keys[3], "input/").error)
+    assert gone["error"]["code"] == "source_gone" and "GetObject" in gone["error"]["message"]
+    assert meta["error"]["code"] == "invalid_metadata" and "klingon" in meta["error"]["message"]

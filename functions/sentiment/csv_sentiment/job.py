@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from botocore.client import BaseClient
 
@@ -85,11 +86,11 @@ class Job:
         self.scored_at = datetime.now(UTC)
         settings = self.settings
         keys = output_keys(ref.key, settings.input_prefix)
-        src = None
+        src = body = None
         try:
             if not keys.fits:  # before anything is read or written
                 raise _key_too_long(ref.key, keys)
-            src = self._current_source(ref)
+            src, body = self._current_source(ref, known)
             column_setting = self._column_setting(src)
             config = settings.scoring_config(column_setting)
             previous = (
@@ -107,7 +108,7 @@ class Job:
                 }
             if self.fanout and (why := self.fanout.too_big(src)):
                 return self.fanout.hand_off(src, config, column_setting, why)
-            opened = self.open_records(src, column_setting)
+            opened, body = self.open_records(src, column_setting, body), None
             counts, bytes_written, dataset, summary = self._pipeline(opened, keys)
         except Superseded as exc:
             return {"status": "superseded", "reason": exc.message, "source": source_of(src or ref)}
@@ -121,6 +122,9 @@ class Job:
             document = self._error_report(exc, src or ref, keys, started)
             s3io.put_json(self.s3, settings.output_bucket, keys.error, document)
             return document
+        finally:
+            if body is not None:  # opened by the first GET but not read: skipped, handed off
+                body.close()
         report = self._success_report(opened, counts, bytes_written, keys, config, started, summary)
         report["outputs"]["analytics"] = dataset
         # Replaces exactly the report the duplicate check read, or, if another run committed
@@ -132,23 +136,26 @@ class Job:
             s3io.delete_if_exists(self.s3, settings.output_bucket, keys.error)
         return report
 
-    def _current_source(self, ref: ObjectRef) -> s3io.SourceObject:
-        """The source as it is now. S3 does not order events and retries or `make redrive`
-        replay old ones, so an event for a version that is no longer the key's current one
-        (versioned bucket: the version id; unversioned: the ETag) must not replace the results
-        of the newer upload, which its own event scores."""
-        current = s3io.head_source(self.s3, ref.bucket, ref.key, None)
-        if ref.version_id and current.version_id != ref.version_id:
-            raise Superseded(
-                f"version {clip(ref.version_id, 80)} is not the current version "
-                f"({clip(str(current.version_id), 80)}) of the key: a newer upload replaced it"
-            )
-        if not ref.version_id and ref.etag and not current.version_id and current.etag != ref.etag:
-            raise Superseded(
-                f"the object now has ETag {current.etag}, not the event's {clip(ref.etag, 80)}: "
-                "a newer upload replaced it"
-            )
-        return current
+    def _current_source(self, ref: ObjectRef, known: Known) -> tuple[s3io.SourceObject, Any]:
+        """The source as it is now, and its body if reading it has begun. S3 does not order
+        events and retries or `make redrive` replay old ones, so an event for a version that is
+        no longer the key's current one (versioned bucket: the version id; unversioned: the
+        ETag) must not replace the results of the newer upload, which its own event scores.
+
+        A backfill object with no report has nothing to decide before it is read, so one GET
+        tells what a HEAD would (version, ETag, size, metadata) and starts reading: a request
+        less per object. Everything else is looked at with a HEAD first."""
+        if known.report_absent and not ref.version_id:
+            current, body = s3io.open_source(self.s3, ref.bucket, ref.key)
+        else:
+            current, body = s3io.head_source(self.s3, ref.bucket, ref.key, None), None
+        try:
+            _check_is_current(ref, current)
+        except Superseded:
+            if body is not None:
+                body.close()
+            raise
+        return current, body
 
     def _check_still_current(self, src: s3io.SourceObject) -> None:
         """Again right before the results are committed: a newer version may have been
@@ -171,9 +178,11 @@ class Job:
     # delimiter from the first 64 KiB, and parse the header and a sample of rows, because the
     # text column is chosen from them before any row is scored. Public: the fan-out's plan step
     # decides a big file's encoding, delimiter, header and text column with exactly this code.
-    def open_records(self, src: s3io.SourceObject, column_setting: str) -> Opened:
+    def open_records(self, src: s3io.SourceObject, column_setting: str, body: Any = None
+                     ) -> Opened:  # fmt: skip
+        """`body`: the source's stream if open_source opened it already."""
         settings = self.settings
-        raw = _Counter(s3io.read_ahead(s3io.iter_object(self.s3, src)))
+        raw = _Counter(s3io.read_ahead(s3io.iter_object(self.s3, src, body=body)))
         gz = src.key.lower().endswith(".gz") or src.content_encoding == "gzip"
         data = (
             csvio.gunzip(raw, settings.max_input_bytes)
@@ -328,6 +337,21 @@ class Job:
             "model": MODEL,
             "request_id": self.request_id,
         }
+
+
+def _check_is_current(ref: ObjectRef, current: s3io.SourceObject) -> None:
+    """Superseded if the event named another version (or, unversioned, ETag) than the key's
+    current one."""
+    if ref.version_id and current.version_id != ref.version_id:
+        raise Superseded(
+            f"version {clip(ref.version_id, 80)} is not the current version "
+            f"({clip(str(current.version_id), 80)}) of the key: a newer upload replaced it"
+        )
+    if not ref.version_id and ref.etag and not current.version_id and current.etag != ref.etag:
+        raise Superseded(
+            f"the object now has ETag {current.etag}, not the event's {clip(ref.etag, 80)}: "
+            "a newer upload replaced it"
+        )
 
 
 def _key_too_long(key: str, keys: OutputKeys) -> LimitExceeded:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -126,6 +127,26 @@ def head_source(s3, bucket: str, key: str, version_id: str | None) -> SourceObje
         head = s3.head_object(Bucket=bucket, Key=key, **extra)
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, "HeadObject", f"s3://{bucket}/{key}") from exc
+    return _source(bucket, key, head, version_id)
+
+
+def open_source(s3, bucket: str, key: str) -> tuple[SourceObject, Any]:
+    """The key's current version and its body, from one GET: what HEAD and then GET would
+    tell, when nothing needs deciding before the bytes are read (a backfill object that has no
+    report yet). The caller reads the body (iter_object's `body`) or closes it."""
+    try:
+        got = s3.get_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, "GetObject", f"s3://{bucket}/{key}") from exc
+    try:
+        return _source(bucket, key, got, None), got["Body"]
+    except InvalidMetadata:
+        got["Body"].close()
+        raise
+
+
+def _source(bucket: str, key: str, head: dict, version_id: str | None) -> SourceObject:
+    """A SourceObject from the headers of a HEAD or a whole-object GET."""
     return SourceObject(
         bucket=bucket,
         key=key,
@@ -165,15 +186,22 @@ def _open(s3, src: SourceObject, start: int, end: int | None = None):
 
 
 def iter_object(
-    s3, src: SourceObject, chunk_size: int = READ_CHUNK, start: int = 0, end: int | None = None
+    s3,
+    src: SourceObject,
+    chunk_size: int = READ_CHUNK,
+    start: int = 0,
+    end: int | None = None,
+    body: Any = None,
 ) -> Iterator[bytes]:
     """The object's bytes [start, end) in chunks (all of it by default; a fan-out range is a
-    part of it); a stream broken mid-way resumes where it stopped."""
+    part of it); a stream broken mid-way resumes where it stopped. `body`: the whole object's
+    stream, already opened by open_source (a resumed read is pinned to its version)."""
     stop = src.size if end is None else end
     if end is not None and start >= end:
         return
     position, resumes = start, 0
-    body = _open(s3, src, start, end)
+    if body is None:
+        body = _open(s3, src, start, end)
     while True:
         try:
             chunk = body.read(chunk_size)
