@@ -8,7 +8,7 @@ whose AWS_ENDPOINT_URL_<SERVICE> is set goes there instead, so `lambda:invoke` t
 local Lambda service and the real function (infra/local/invokeapi.py). Everything else is
 moto's own `moto_server` (the cmdline keeps the name, which `make local-down` checks).
 
-Two costs of moto's server that only a local run pays, removed here (`make bench` measured
+The costs of moto's server that only a local run pays, removed here (`make bench` measured
 them: most of moto's CPU during a backfill, and the local S3 event poller lists versions four
 times a second):
 - ListObjectVersions deep-copies every version of every key of the bucket, whatever the
@@ -21,14 +21,23 @@ times a second):
 - A GET with a Range read the whole object and then sliced it: each range of a fanned-out
   100 MB file read 100 MB. A plain `bytes=first-last` (or `first-`) range inside the object now
   reads just those bytes; any other form (suffix, multiple, out of bounds) goes moto's way.
+- werkzeug's development server answers every request with `Connection: close` (its handler
+  cannot tell whether the application read the whole request body, and leftover bytes would
+  be taken for the next request), so every S3 request paid a TCP connection and a new server
+  thread: most requests of a backfill object. The body is now read whole before moto sees it,
+  and then the connection stays open for the client's next request (HTTP/1.1 keep-alive, as
+  S3 itself does); a response that fails after its headers went out still closes it.
 """
 
 from __future__ import annotations
 
 import contextvars
+import io
 import os
 import re
+import selectors
 import sys
+import threading
 from typing import Any
 
 _RANGE: contextvars.ContextVar[tuple[int, int | None] | None] = contextvars.ContextVar(
@@ -185,12 +194,117 @@ def speed_up_listings_and_dispatch() -> None:
     backends.list_of_moto_modules = lambda: modules
 
 
+_HANDLER = threading.local()  # the request handler serving this thread's request
+
+
+def _read_body(environ: dict) -> bytes:
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):  # chunked: werkzeug's reader stops at the end
+        return stream.read()
+    length = environ.get("CONTENT_LENGTH") or "0"
+    wanted = int(length) if length.isdigit() else 0
+    body = bytearray()
+    while len(body) < wanted:
+        chunk = stream.read(wanted - len(body))
+        if not chunk:
+            raise ConnectionError(f"the client sent {len(body)} of {wanted} bytes")
+        body += chunk
+    return bytes(body)
+
+
+def _body_first(app: Any) -> Any:
+    """The WSGI app behind a reader of the whole request body, which marks the connection
+    reusable once nothing of this request is left on it (and not, if the response fails)."""
+
+    def wsgi(environ: dict, start_response: Any) -> Any:
+        handler = _HANDLER.current
+        environ["wsgi.input"] = io.BytesIO(_read_body(environ))
+        handler.body_read = True
+        result = app(environ, start_response)
+        try:
+            yield from result
+        except BaseException:
+            handler.body_read = False  # the headers may be out, the body short: close
+            raise
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+
+    return wsgi
+
+
+class _Nothing:
+    """A selector that finds nothing to read."""
+
+    def register(self, *args: Any) -> None:
+        pass
+
+    def select(self, timeout: float | None = None) -> list:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class _Selectors:
+    """werkzeug.serving's `selectors`. After each response werkzeug reads and discards
+    whatever else the client sent (up to 10 MB, blocking), which only makes sense on a
+    connection it closes; on a kept-alive one that is the client's next request. When the
+    request's body was read whole there is nothing of it left, so the loop finds nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(selectors, name)
+
+    @staticmethod
+    def DefaultSelector() -> Any:  # the name werkzeug calls
+        handler = getattr(_HANDLER, "current", None)
+        return (
+            _Nothing() if handler is not None and handler.body_read else selectors.DefaultSelector()
+        )
+
+
+def keep_connections_alive() -> None:
+    """The keep-alive patch described at the top of this module."""
+    import moto.server
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug import serving
+
+    serving.selectors = _Selectors()
+
+    original_run, original_header = MotoRequestHandler.run_wsgi, MotoRequestHandler.send_header
+    original_run_simple = moto.server.run_simple
+
+    def run_wsgi(self: Any) -> None:
+        self.body_read, _HANDLER.current = False, self
+        try:
+            original_run(self)
+        finally:
+            _HANDLER.current = None
+        if not self.body_read:
+            self.close_connection = True
+
+    def send_header(self: Any, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and self.body_read:
+            return  # werkzeug's blanket close: nothing of the request is left unread
+        original_header(self, keyword, value)
+
+    def run_simple(host: str, port: int, app: Any, *args: Any, **kwargs: Any) -> None:
+        original_run_simple(host, port, _body_first(app), *args, **kwargs)
+
+    MotoRequestHandler.run_wsgi, MotoRequestHandler.send_header = run_wsgi, send_header
+    # A kept-alive connection's small writes (headers, then body) must not wait for the
+    # client's delayed ACK (40 ms): a closed connection flushed them.
+    MotoRequestHandler.disable_nagle_algorithm = True
+    moto.server.run_simple = run_simple
+
+
 def main(argv: list[str] | None = None) -> None:
     from moto.server import main as moto_main
 
     os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(KEY_BUFFER_BYTES))
     enable_interpreter()
     speed_up_listings_and_dispatch()
+    keep_connections_alive()
     moto_main(argv if argv is not None else sys.argv[1:])
 
 

@@ -163,3 +163,42 @@ def test_a_ranged_get_reads_only_its_bytes(monkeypatch):
 def _restore_listed_types():
     yield
     moto_server._LISTED.clear()
+
+
+def test_connections_are_kept_alive_and_no_request_is_read_into_the_next(moto_server):
+    """werkzeug closed every connection; the launcher keeps them open. Requests with a
+    Content-Length body, a chunked body and none follow each other on one connection, each
+    answered whole (werkzeug's after-response drain would have swallowed the next request),
+    and small answers do not wait for the client's delayed ACK (40 ms each)."""
+    import http.client
+    import time
+    from urllib.parse import urlsplit
+
+    s3 = boto3.client("s3", endpoint_url=moto_server.url, **_creds(moto_server.env()))
+    bucket = f"keepalive-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    url = urlsplit(moto_server.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+
+    def send(method, key, **kw):  # presigned: moto refuses anonymous reads
+        action = {"PUT": "put_object", "GET": "get_object", "HEAD": "head_object"}[method]
+        signed = urlsplit(s3.generate_presigned_url(action, {"Bucket": bucket, "Key": key}))
+        conn.request(method, f"{signed.path}?{signed.query}", **kw)
+        response = conn.getresponse()
+        return response, response.read()
+
+    big = uuid.uuid4().bytes * 20_000  # 320 KB: more than one read of the socket
+    response, _ = send("PUT", "big", body=big)
+    sock = conn.sock
+    assert response.status == 200 and response.getheader("Connection") != "close"
+    response, _ = send("PUT", "chunked", body=iter([b"abc", b"def"]), encode_chunked=True)
+    assert response.status == 200
+    assert send("GET", "big")[1] == big and send("GET", "chunked")[1] == b"abcdef"
+    response, _ = send("HEAD", "big")
+    assert response.getheader("Content-Length") == str(len(big))
+    started = time.monotonic()
+    for _ in range(30):
+        assert send("GET", "chunked")[1] == b"abcdef"
+    assert time.monotonic() - started < 1.0  # 30 delayed ACKs alone would take 1.2 s
+    assert conn.sock is sock  # one connection throughout
+    conn.close()
