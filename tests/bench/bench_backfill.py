@@ -7,7 +7,7 @@ invocation, two local instances), their objects/s and ratio (goal ≥ 3× from g
 the projected wall time and cost of backfilling 100,000 files of 1 MB on AWS, from the
 README's measured throughput and public prices (infra/backfill/estimate.py).
 
-    .venv/bin/python tests/bench/bench_backfill.py [--files 2000]
+    .venv/bin/python tests/bench/bench_backfill.py [--files 2000] [--insights both]
 
 The files are real texts: consecutive rows of the shared corpus, a few per file.
 """
@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[2])]
-from tests.paths import CORPUS, ROOT  # noqa: E402 (the repository first on sys.path)
+from tests.bench import cpu  # noqa: E402 (the repository first on sys.path)
+from tests.paths import CORPUS, ROOT  # noqa: E402
 
 STACK = "bench"
 ROWS_PER_FILE = 5
@@ -109,19 +110,22 @@ def local_service(run_dir: Path):
         service.start()
         stack.callback(service.stop)
         stack.callback(InvokeApi(service, port=moto.lambda_port).start().stop)
-        yield env, service, app_outputs_for(env, STACK)
+        yield env, service, app_outputs_for(env, STACK), moto.process.pid
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--insights", choices=("both", "drawn", "muted"), default="both",
+                        help="measure with the insights pages drawn, muted, or both")  # fmt: skip
     args = parser.parse_args()
 
     import boto3
 
     from infra.backfill.run import backfill
 
-    with local_service(Path(tempfile.mkdtemp(prefix="bench-backfill-"))) as (env, service, out):
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
+    with local_service(run_dir) as (env, service, out, moto_pid):
         s3 = boto3.client("s3")
         bucket, fn = out["InputBucketName"], out["FunctionName"]
         files = corpus_files(args.files)
@@ -133,20 +137,26 @@ def main() -> None:
         # Each run report starts the insights function, which draws a page (~80 ms of CPU
         # here): on AWS in its own concurrency, here on the same two cores. Measured both
         # ways: with the pages drawn, and with its notification muted (the backfill alone).
-        for label, muted in (("insights pages drawn", set()),
-                             ("insights muted", {out["InsightsFunctionName"]})):  # fmt: skip
+        muting = {"drawn": ("insights pages drawn", set()),
+                  "muted": ("insights muted", {out["InsightsFunctionName"]})}  # fmt: skip
+        for label, muted in [muting[k] for k in muting if args.insights in (k, "both")]:
             service.muted = muted
             tag = "muted" if muted else "pages"
             loop_keys = upload(s3, bucket, f"bench/{tag}/loop/", files)
             upload(s3, bucket, f"bench/{tag}/backfill/", files)
+            before = cpu.cpu_seconds(moto_pid)
             loop_seconds = plain_loop(service, s3, fn, bucket, loop_keys)
+            loop_cpu = cpu.since(before, moto_pid)
+            before = cpu.cpu_seconds(moto_pid)
             started = time.perf_counter()
             lines: list[str] = []
             status = backfill({**env, "STACK": STACK, "PREFIX": f"bench/{tag}/backfill/"},
                               lines.append, 0.5)  # fmt: skip
             if status != 0:
                 sys.exit("make backfill failed:\n" + "\n".join(lines[-20:]))
-            figures[label] = (loop_seconds, time.perf_counter() - started, lines)
+            backfill_seconds = time.perf_counter() - started
+            figures[label] = (loop_seconds, backfill_seconds, lines,
+                              (loop_cpu, cpu.since(before, moto_pid)))  # fmt: skip
             service.wait_idle(timeout=600)  # the pages drawn, before the next measurement
     report(args.files, figures, empty)
 
@@ -156,7 +166,7 @@ def report(files: int, figures: dict, empty: float) -> None:
     from infra.backfill.listing import Listed
 
     print(f"{'':<60}{'objects/s':>10}{'vs loop':>9}")
-    for label, (loop_seconds, backfill_seconds, lines) in figures.items():
+    for label, (loop_seconds, backfill_seconds, lines, used) in figures.items():
         base, grouped = files / loop_seconds, files / backfill_seconds
         verdict = "met" if grouped >= 3 * base else "not met"
         print(f"{label}:")
@@ -167,6 +177,11 @@ def report(files: int, figures: dict, empty: float) -> None:
         groups = next((x.split("(")[-1].rstrip(")") for x in lines if "manifest:" in x), "?")
         print(f"    {summary}; {groups}; per file in the loop "
               f"{loop_seconds / files * 1000:.0f} ms")  # fmt: skip
+        for name, spent in zip(("loop", "backfill"), used, strict=True):
+            parts = ", ".join(f"{k} {v / files * 1000:.1f}" for k, v in spent.items())
+            print(
+                f"    CPU ms per file, {name}: {sum(spent.values()) / files * 1000:.1f} ({parts})"
+            )
     print(f"an invocation that does nothing: {empty * 1000:.0f} ms (what grouping saves per "
           "file; each object's S3 requests remain)")  # fmt: skip
 

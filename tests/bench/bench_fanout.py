@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from infra.local.prepare import isolated_env as _env  # noqa: E402
+from tests.bench import cpu  # noqa: E402
 from tests.bench.bench_coldstart import _run  # noqa: E402  (the same build and deploy steps)
 from tests.paths import CORPUS  # noqa: E402
 
@@ -72,20 +72,10 @@ def _durations(run_dir: Path, function: str, since: float) -> dict[str, float]:
 
 
 def _cpu_seconds(moto_pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by moto server and by the function's runtime
-    processes (awslambdaric under the emulator), from /proc: what two cores have to share."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used = {"function": 0.0, "moto": 0.0}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        who = "moto" if int(pid) == moto_pid else "function" if b"awslambdaric" in cmd else None
-        if who:
-            used[who] += (int(stat[11]) + int(stat[12])) / tick
-    return used
+    """CPU seconds used so far by the function's processes (its runtimes and their emulators)
+    and by moto server: what two cores have to share."""
+    used = cpu.cpu_seconds(moto_pid)
+    return {"function": used["function"] + used["emulator"], "moto": used["moto"]}
 
 
 def _since(before: dict[str, float], moto_pid: int) -> dict[str, float]:
