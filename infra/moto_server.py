@@ -203,13 +203,10 @@ def _read_body(environ: dict) -> bytes:
         return stream.read()
     length = environ.get("CONTENT_LENGTH") or "0"
     wanted = int(length) if length.isdigit() else 0
-    body = bytearray()
-    while len(body) < wanted:
-        chunk = stream.read(wanted - len(body))
-        if not chunk:
-            raise ConnectionError(f"the client sent {len(body)} of {wanted} bytes")
-        body += chunk
-    return bytes(body)
+    body = stream.read(wanted) if wanted else b""  # buffered: all of it, unless the client left
+    if len(body) < wanted:
+        raise ConnectionError(f"the client sent {len(body)} of {wanted} bytes")
+    return body
 
 
 def _body_first(app: Any) -> Any:
