@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from infra.local.prepare import isolated_env as _env  # noqa: E402
-from tests.bench import cpu  # noqa: E402
+from tests.bench import cpu as roles  # noqa: E402
 from tests.bench.bench_coldstart import _run  # noqa: E402  (the same build and deploy steps)
 from tests.paths import CORPUS  # noqa: E402
 
@@ -71,16 +71,10 @@ def _durations(run_dir: Path, function: str, since: float) -> dict[str, float]:
     return out
 
 
-def _cpu_seconds(moto_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the function's processes (its runtimes and their emulators)
-    and by moto server: what two cores have to share."""
-    used = cpu.cpu_seconds(moto_pid)
+def _function_and_moto(used: dict[str, float]) -> dict[str, float]:
+    """CPU seconds of the function's processes (its runtimes and their emulators) and of moto
+    server, from tests/bench/cpu.py's roles: what two cores have to share."""
     return {"function": used["function"] + used["emulator"], "moto": used["moto"]}
-
-
-def _since(before: dict[str, float], moto_pid: int) -> dict[str, float]:
-    now = _cpu_seconds(moto_pid)
-    return {k: now[k] - before[k] for k in now}
 
 
 def _fan_out(sfn, s3, arn, inp, key, size, range_mb, name) -> tuple[float, dict]:
@@ -115,7 +109,7 @@ def _round(i, service, fn, s3, sfn, moto, arn, buckets, tmp, size, args) -> dict
     inp, out = buckets
     service.served[fn].pool.resize(1)
     print(f"round {i + 1}: one invocation…", flush=True)
-    cpu = {"one": _cpu_seconds(moto.process.pid)}
+    cpu = {"one": roles.cpu_seconds(moto.process.pid)}
     s3.upload_file(str(tmp / "big.csv"), inp, "input/big.csv")
     if not service.wait_idle(timeout=3600):
         sys.exit("one invocation did not finish")
@@ -128,15 +122,15 @@ def _round(i, service, fn, s3, sfn, moto, arn, buckets, tmp, size, args) -> dict
     status = json.loads(single.payload)["results"][0]["status"]
     if status != "succeeded":  # e.g. skipped as a duplicate: not a measurement
         sys.exit(f"one invocation did not score the file: {status}")
-    cpu["one"] = _since(cpu["one"], moto.process.pid)
+    cpu["one"] = _function_and_moto(roles.since(cpu["one"], moto.process.pid))
     expected = s3.get_object(Bucket=out, Key="scored/big.csv")["Body"].read()
 
     print(f"round {i + 1}: fan-out, one instance (total work)…", flush=True)
     since = time.time()
-    cpu["fan"] = _cpu_seconds(moto.process.pid)
+    cpu["fan"] = roles.cpu_seconds(moto.process.pid)
     wall1, report_key = _fan_out(sfn, s3, arn, inp, "input/big.csv", size, args.range_mb,
                                  f"bench-1-{i}")  # fmt: skip
-    cpu["fan"] = _since(cpu["fan"], moto.process.pid)
+    cpu["fan"] = _function_and_moto(roles.since(cpu["fan"], moto.process.pid))
     by_kind = _durations(tmp, fn, since)
     report = json.loads(s3.get_object(Bucket=out, Key=report_key)["Body"].read())
     same = s3.get_object(Bucket=out, Key="scored/big.csv")["Body"].read() == expected
