@@ -126,10 +126,10 @@ def _known_outputs(s3, output_bucket: str, keys: list[str], input_prefix: str
     outputs = {key: o for key, o in outputs.items() if o.fits}  # the rest fail before asking
     # Scattered keys cost a listing each: past this many, the rest are checked one by one.
     most = 2 + len(outputs) // 20
-    _, reports = s3io.existing_keys(s3, output_bucket, {o.report for o in outputs.values()}, most)
-    _, errors = s3io.existing_keys(s3, output_bucket, {o.error for o in outputs.values()}, most)
+    _, no_report = s3io.existing_keys(s3, output_bucket, {o.report for o in outputs.values()}, most)
+    _, no_error = s3io.existing_keys(s3, output_bucket, {o.error for o in outputs.values()}, most)
     return {
-        key: Known(report_absent=o.report in reports, error_absent=o.error in errors)
+        key: Known(report_absent=o.report in no_report, error_absent=o.error in no_error)
         for key, o in outputs.items()
     }
 
