@@ -91,6 +91,39 @@ def test_a_listing_does_not_copy_contents_and_the_service_lookup_is_listed_once(
         assert "s3" in backends.list_of_moto_modules() and not calls
 
 
+def _after(s3, bucket: str, **kw) -> list[tuple[str, bool]]:
+    page = s3.list_object_versions(Bucket=bucket, **kw)
+    items = page.get("Versions", []) + page.get("DeleteMarkers", [])
+    return sorted((v["Key"], v["IsLatest"]) for v in items)
+
+
+def test_a_key_marker_alone_lists_the_keys_after_it_as_s3_does(monkeypatch):
+    """S3 starts a listing given a KeyMarker alone at the keys after it (a backfill batch jumps
+    to just below the key it looks for); moto dropped the first version after it too."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="marked")
+        s3.put_bucket_versioning(Bucket="marked", VersioningConfiguration={"Status": "Enabled"})
+        for key in ["k/a", "k/a", "k/a", "k/b", "k/c", "m/d"]:
+            s3.put_object(Bucket="marked", Key=key, Body=key.encode())
+        s3.delete_object(Bucket="marked", Key="k/b")
+        assert ("k/b", True) not in _after(s3, "marked", KeyMarker="k/a5")  # moto alone
+        _patched(monkeypatch)
+        b, c, d = [("k/b", False), ("k/b", True)], [("k/c", True)], ("m/d", True)
+        assert _after(s3, "marked", KeyMarker="k/a5") == [*b, *c, d]  # between keys
+        assert _after(s3, "marked", KeyMarker="k/a") == [*b, *c, d]  # a key: none of its versions
+        assert _after(s3, "marked", KeyMarker="k/b", Prefix="k/") == c
+        assert _after(s3, "marked", KeyMarker="k/", Prefix="k/c") == c  # nothing before it
+        assert _after(s3, "marked", KeyMarker="k/bz", Prefix="k/c") == c  # k/b: not in prefix
+        every = [("k/a", False), ("k/a", False), ("k/a", True), *b, *c, d]
+        assert _after(s3, "marked", KeyMarker="a") == every
+        # Pages of two with both markers, as before the patch.
+        page = s3.list_object_versions(Bucket="marked", KeyMarker="k/", MaxKeys=2)
+        rest = _after(s3, "marked", KeyMarker=page["NextKeyMarker"],
+                      VersionIdMarker=page["NextVersionIdMarker"])  # fmt: skip
+        assert len(page["Versions"]) == 2 and rest == [("k/a", False), *b, *c, d]
+
+
 def _patched(monkeypatch) -> None:
     """The launcher's patches in this process, undone after the test."""
     monkeypatch.setattr(models, "copy", models.copy)
@@ -202,3 +235,27 @@ def test_connections_are_kept_alive_and_no_request_is_read_into_the_next(moto_se
     assert time.monotonic() - started < 1.0  # 30 delayed ACKs alone would take 1.2 s
     assert conn.sock is sock  # one connection throughout
     conn.close()
+
+
+def test_each_request_is_logged_on_one_line_with_control_characters_escaped(tmp_path):
+    """The launcher's quick request log: werkzeug's format, one line per request, and a
+    request line's control characters escaped, never written raw into moto.log."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from infra.endpoint import start_moto_server
+
+    with start_moto_server(log_path=tmp_path / "moto.log") as server:
+        url = urlsplit(server.url)
+        with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+            sock.sendall(b"GET /moto-api/\x1b[31mred\x07 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.1 ")
+        deadline = time.monotonic() + 5
+        while b"red" not in (log := (tmp_path / "moto.log").read_bytes()):
+            assert time.monotonic() < deadline, log[-500:]
+            time.sleep(0.05)
+    (line,) = [raw for raw in log.splitlines() if b"red" in raw]
+    assert b"\x1b" not in line and b"\x07" not in line
+    assert b'"GET /moto-api/\\x1b[31mred\\x07 HTTP/1.1" 404' in line
+    assert line.startswith(b"127.0.0.1 - - [")
