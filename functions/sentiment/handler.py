@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import time
+from collections.abc import Callable
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,7 +24,7 @@ from csv_sentiment.errors import (
     clip_all,
 )
 from csv_sentiment.events import Known, ObjectRef, is_own_output, records
-from csv_sentiment.job import Job
+from csv_sentiment.job import Job, Scored
 from csv_sentiment.reports import Result
 from csv_sentiment.settings import Settings
 from csv_sentiment.workers import make_scorer
@@ -131,15 +132,21 @@ def _objects(event: dict, job: Job, context) -> dict:
     def time_left() -> bool:  # room to start one more object and still stop cleanly
         return context.get_remaining_time_in_millis() > 2 * SETTINGS.time_margin_ms
 
-    def process(ref: ObjectRef, known: Known | None) -> dict:
-        return _handle(ref, job, known)
+    def score(ref: ObjectRef, known: Known | None) -> dict | Scored:
+        return _handle(ref, job, known, hold=True)
 
-    return objects.score_group(event, process, S3, SETTINGS.output_bucket, time_left,
+    def commit(scored: Scored, now: s3io.SourceObject | None) -> dict:
+        logger.append_keys(bucket=scored.opened.src.bucket, key=scored.key)
+        return _finish(lambda: job.commit(scored, now))
+
+    return objects.score_group(event, score, commit, S3, SETTINGS.output_bucket, time_left,
                                SETTINGS.input_prefix)  # fmt: skip
 
 
-def _handle(ref: ObjectRef | MalformedEvent, job: Job, known: Known | None = None) -> dict:
-    """One record of the event: refused, ignored or processed, and logged and counted."""
+def _handle(ref: ObjectRef | MalformedEvent, job: Job, known: Known | None = None,
+            hold: bool = False) -> dict | Scored:  # fmt: skip
+    """One record of the event: refused, ignored or processed, and logged and counted.
+    `hold`: a scored object is returned uncommitted (a backfill batch commits it)."""
     if isinstance(ref, MalformedEvent):
         logger.error("malformed event: not retried", extra={"error": ref.as_dict()})
         metrics.add_metric(name=m.EVENTS_MALFORMED, unit=MetricUnit.Count, value=1)
@@ -159,8 +166,15 @@ def _handle(ref: ObjectRef | MalformedEvent, job: Job, known: Known | None = Non
         )
         metrics.add_metric(name=m.RECURSION_REFUSED, unit=MetricUnit.Count, value=1)
         return {"status": "refused", "source": {"bucket": ref.bucket, "key": ref.key}}
+    if hold:
+        return _finish(lambda: job.score(ref, known))
+    return _finish(lambda: job.process(ref, known))
+
+
+def _finish(run: Callable[[], Result | Scored]) -> Result | Scored:
+    """Run a step of an object's processing; log and count its result, or its failure."""
     try:
-        result = job.process(ref, known)
+        result = run()
     except (TransientError, ConfigurationError) as exc:
         logger.exception(
             "failed; raising so Lambda retries and the failure destination applies",
@@ -168,7 +182,8 @@ def _handle(ref: ObjectRef | MalformedEvent, job: Job, known: Known | None = Non
         )
         metrics.add_metric(name=m.FILES_FAILED, unit=MetricUnit.Count, value=1)
         raise
-    _record(result)
+    if not isinstance(result, Scored):  # logged and counted once committed
+        _record(result)
     return result
 
 

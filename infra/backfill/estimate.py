@@ -9,21 +9,25 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from infra.backfill.listing import function_constant
+
 # Measured by tests/bench/bench_handler.py (README, Performance): 70,149 rows/s on a 32.3 MB
 # file of 237,030 rows with one full core, i.e. ~9.6 MB/s; Lambda gives a full vCPU at 1,769 MB
 # and CPU in proportion to memory below that.
 FULL_VCPU_BYTES_PER_SECOND = 9.6e6
 FULL_VCPU_MB = 1769
 # Per object besides scoring, for an object never scored before: the source's GET (its
-# headers tell what a HEAD would), the HEAD before the commit, and three PUTs (scored CSV,
-# analytics rows, run report), at S3's usual 10-20 ms first-byte latency (the group's listing
-# settles the duplicate check and the stale error report;
+# headers tell what a HEAD would) and three PUTs (scored CSV, analytics rows, run report), at
+# S3's usual 10-20 ms first-byte latency (the group's listings settle the duplicate check and
+# the stale error report, and a listing per batch that the sources are still current;
 # tests/functional/test_group_requests.py counts them).
-PER_OBJECT_SECONDS = 0.07
-GETS_PER_OBJECT, PUTS_PER_OBJECT = 2, 3
+PER_OBJECT_SECONDS = 0.055
+GETS_PER_OBJECT, PUTS_PER_OBJECT = 1, 3
 # The child execution's start, the invoke, the group's two listings and its record's PUT.
 PER_GROUP_SECONDS = 0.3
 REQUESTS_PER_GROUP = 3  # LIST reports/, LIST errors/, PUT the group record
+# Objects committed after one ListObjectVersions (csv_sentiment.objects.BATCH_OBJECTS).
+BATCH_OBJECTS = function_constant("BATCH_OBJECTS")
 PRICES = {
     "lambda_gb_second": {"x86_64": 0.0000166667, "arm64": 0.0000133334},
     "lambda_request": 0.20 / 1e6,
@@ -75,6 +79,7 @@ def project(
     objects = sum(len(g["objects"]) for g in groups)
     size = sum(o["size"] for g in groups for o in g["objects"])
     invocations = len(groups) + 1
+    batches = sum(math.ceil(len(g["objects"]) / BATCH_OBJECTS) for g in groups)
     cost = {
         "lambda compute": work * memory_mb / 1024 * PRICES["lambda_gb_second"][arch],
         "lambda requests": invocations * PRICES["lambda_request"],
@@ -82,7 +87,8 @@ def project(
         * PRICES["sfn_transition"],
         "s3 requests": objects
         * (GETS_PER_OBJECT * PRICES["s3_get"] + PUTS_PER_OBJECT * PRICES["s3_put"])
-        + (math.ceil(objects / 1000) + REQUESTS_PER_GROUP * len(groups) + 1) * PRICES["s3_put"],
+        + (math.ceil(objects / 1000) + REQUESTS_PER_GROUP * len(groups) + 1 + batches)
+        * PRICES["s3_put"],
     }
     return Projection(objects, size, len(groups), concurrency, bytes_per_second, source, work,
                       wall, cost)  # fmt: skip

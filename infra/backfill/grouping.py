@@ -5,7 +5,7 @@ A group closes when the next object would take it past any of:
   throughput, ~5.4 MB/s there), so one group never nears the 15-minute limit and a retried
   group repeats little work;
 - GROUP_OBJECTS (500): each object costs a few S3 requests besides its scoring (the source's
-  GET, a HEAD, three PUTs: tens of ms each on AWS; see estimate.py);
+  GET, three PUTs: tens of ms each on AWS; see estimate.py);
 - GROUP_PAYLOAD (128 KiB of JSON): half of Step Functions' 256 KiB limit on a state's input;
 - the fair share ceil(n / concurrency): with fewer objects than concurrency × GROUP_OBJECTS,
   the groups are spread so that every concurrent invocation gets work.

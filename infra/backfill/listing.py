@@ -30,15 +30,20 @@ class Listing:
 
 
 def accepted_suffixes(path: Path = OBJECTS_MODULE) -> tuple[str, ...]:
-    """The function's own ACCEPTED_SUFFIXES, read with `ast` (not imported: the CLI must not
-    import the function's package and its dependencies to learn one constant)."""
+    """The function's own ACCEPTED_SUFFIXES."""
+    return tuple(function_constant("ACCEPTED_SUFFIXES", path))
+
+
+def function_constant(name: str, path: Path = OBJECTS_MODULE) -> Any:
+    """A constant of the function's objects.py, read with `ast` (not imported: the CLI must
+    not import the function's package and its dependencies to learn one constant)."""
     tree = ast.parse(path.read_text(), str(path))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "ACCEPTED_SUFFIXES" for t in node.targets
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
         ):
-            return tuple(ast.literal_eval(node.value))
-    raise DeployError(f"{path} no longer declares ACCEPTED_SUFFIXES")
+            return ast.literal_eval(node.value)
+    raise DeployError(f"{path} no longer declares {name}")
 
 
 def check_prefix(prefix: str) -> str:

@@ -57,6 +57,14 @@ class FakeS3:
         return json.loads(self.store[("out", key)])
 
 
+def no_commit(scored, now):
+    raise AssertionError("Job.score stand-ins return results; nothing waits for a commit")
+
+
+def score_group(group_payload, process, s3, time_left=lambda: True):
+    return objects.score_group(group_payload, process, no_commit, s3, "out", time_left, "in/")
+
+
 def payload(keys, index=0, run=RUN):
     return {
         "kind": objects.GROUP_KIND,
@@ -88,8 +96,7 @@ def fake_process(outcomes):
 def test_each_object_goes_through_process_and_the_group_is_recorded():
     s3 = FakeS3()
     process, seen = fake_process({"a/2.csv": "skipped", "a/3.csv": "failed"})
-    out = objects.score_group(payload(["a/1.csv", "a/2.csv", "a/3.csv"]), process, s3, "out",
-                              lambda: True, "in/")  # fmt: skip
+    out = score_group(payload(["a/1.csv", "a/2.csv", "a/3.csv"]), process, s3)
     assert [r.key for r in seen] == ["a/1.csv", "a/2.csv", "a/3.csv"]
     assert {(r.bucket, r.event_name, r.version_id) for r in seen} == {("in", "", None)}
     assert out == {"group": 0, "counts": {"scored": 1, "skipped": 1, "failed": 1}}
@@ -106,9 +113,7 @@ def test_each_object_goes_through_process_and_the_group_is_recorded():
 def test_a_name_the_function_does_not_score_is_recorded_as_failed_not_read():
     s3 = FakeS3()
     process, seen = fake_process({})
-    objects.score_group(
-        payload(["a/notes.txt", "a/1.csv.gz"]), process, s3, "out", lambda: True, "in/"
-    )
+    score_group(payload(["a/notes.txt", "a/1.csv.gz"]), process, s3)
     assert [r.key for r in seen] == ["a/1.csv.gz"]
     entry = s3.json("backfill/0123456789abcdef0123/attempt-1/groups/000000.json")["objects"][0]
     assert entry["status"] == "failed" and ".csv or .csv.gz" in entry["error"]
@@ -119,8 +124,8 @@ def test_short_of_time_the_group_records_what_it_did_and_raises_to_be_retried():
     process, seen = fake_process({})
     budget = iter([True, False])  # asked before the 2nd and the 3rd object
     with pytest.raises(objects.GroupUnfinished, match="2 of 3 objects done"):
-        objects.score_group(payload(["a/1.csv", "a/2.csv", "a/3.csv"]), process, s3, "out",
-                            lambda: next(budget, False), "in/")  # fmt: skip
+        score_group(payload(["a/1.csv", "a/2.csv", "a/3.csv"]), process, s3,
+                    lambda: next(budget, False))  # fmt: skip
     assert len(seen) == 2
     record = s3.json("backfill/0123456789abcdef0123/attempt-1/groups/000000.json")
     assert record["finished"] is False and len(record["objects"]) == 2
@@ -137,8 +142,7 @@ def test_short_of_time_the_group_records_what_it_did_and_raises_to_be_retried():
 )
 def test_a_run_that_could_write_elsewhere_is_refused(run, message):
     with pytest.raises(ValueError, match=message):
-        objects.score_group(payload(["a.csv"], run=run), fake_process({})[0], FakeS3(), "out",
-                            lambda: True, "in/")  # fmt: skip
+        score_group(payload(["a.csv"], run=run), fake_process({})[0], FakeS3())
 
 
 @pytest.mark.parametrize(
@@ -148,8 +152,7 @@ def test_a_run_that_could_write_elsewhere_is_refused(run, message):
 )  # fmt: skip
 def test_a_malformed_group_payload_says_what_is_expected(broken):
     with pytest.raises(ValueError, match="needs 'bucket'"):
-        objects.score_group({**payload(["a.csv"]), **broken}, fake_process({})[0], FakeS3(),
-                            "out", lambda: True, "in/")  # fmt: skip
+        score_group({**payload(["a.csv"]), **broken}, fake_process({})[0], FakeS3())
 
 
 def test_the_count_comes_from_the_records_and_a_group_without_one_failed():
@@ -164,8 +167,7 @@ def test_the_count_comes_from_the_records_and_a_group_without_one_failed():
     s3.put_object("out", "backfill/0123456789abcdef0123/manifest.json", json.dumps(groups).encode())
     process, _ = fake_process({"g0/1.csv": "skipped", "g1/0.csv": "handed-off"})
     for i in (0, 1):  # group 2's invocation never wrote its record
-        objects.score_group(payload([o["key"] for o in groups[i]["objects"]], index=i), process,
-                            s3, "out", lambda: True, "in/")  # fmt: skip
+        score_group(payload([o["key"] for o in groups[i]["objects"]], index=i), process, s3)
     result = objects.tally({"kind": objects.TALLY_KIND, "run": RUN}, s3, "out")
     assert result["objects"] == 6
     assert result["counts"] == {"scored": 2, "skipped": 1, "handed-off": 1, "failed": 2}
@@ -196,7 +198,7 @@ def test_the_group_lists_its_outputs_once_and_tells_each_object_what_is_absent()
         s3.put_object("out", key, b"{}")
     process, _ = fake_process({})
     keys = ["in/1.csv", "in/2.csv", "in/3.csv", "arch/4 ü.csv", "in/notes.txt"]
-    objects.score_group(payload(keys), process, s3, "out", lambda: True, "in/")
+    score_group(payload(keys), process, s3)
     known = {k: (v.report_absent, v.error_absent) for k, v in process.known.items()}
     assert known == {
         "in/1.csv": (True, True),
@@ -212,9 +214,8 @@ def test_a_key_twice_in_a_group_is_checked_again_the_second_time():
     s3 = FakeS3()
     process, _ = fake_process({})
     calls = []
-    objects.score_group(payload(["in/1.csv", "in/1.csv"]),
-                        lambda ref, known: calls.append(known) or process(ref, known),
-                        s3, "out", lambda: True, "in/")  # fmt: skip
+    score_group(payload(["in/1.csv", "in/1.csv"]),
+                lambda ref, known: calls.append(known) or process(ref, known), s3)  # fmt: skip
     assert calls[0] == Known(report_absent=True, error_absent=True)
     assert calls[1] is None  # the first may have written its results: ask S3 as an event does
 
@@ -223,5 +224,5 @@ def test_a_key_whose_outputs_cannot_exist_is_not_listed():
     s3 = FakeS3()
     process, _ = fake_process({})
     long_key = "in/" + "x" * 1100 + ".csv"
-    objects.score_group(payload([long_key]), process, s3, "out", lambda: True, "in/")
+    score_group(payload([long_key]), process, s3)
     assert process.known == {long_key: None} and s3.listings == []

@@ -269,12 +269,24 @@ class DatasetWriter:
         if packed:
             self._out.write(packed)
 
-    def complete(self) -> None:
+    @property
+    def bytes_written(self) -> int:
+        return self._out.bytes_written
+
+    def finish(self) -> None:
+        """Every row compressed into the object's buffer, nothing committed yet (a backfill
+        batch holds its objects' results until their sources are confirmed current)."""
+        if self._gzip is None:
+            return
         if self._pending is not None:
             self._write(self._pending.result())
             self._pending = None
         self._pool.shutdown()
         self._write(self._gzip.flush())
+        self._gzip = None
+
+    def complete(self) -> None:
+        self.finish()
         self._out.complete()
 
     def abort(self) -> None:

@@ -68,6 +68,40 @@ class Opened:
 
 
 @dataclass
+class Scored:
+    """An object read and scored, its results held until `Job.commit`: the scored CSV and the
+    dataset rows are in their uploads' buffers (or, past a part, in uncompleted multipart
+    uploads), invisible until completed."""
+
+    opened: Opened
+    keys: OutputKeys
+    known: Known
+    previous: s3io.JsonRead  # the report the duplicate check read (or ABSENT)
+    config: dict[str, object]
+    started: float  # time.monotonic() when its run started
+    seconds: float = 0.0  # the run's time up to the end of scoring
+    out: s3io.OutputObject | None = None
+    dataset: analytics.DatasetWriter | None = None
+    counts: Counts | None = None
+    summary: Summary | None = None
+
+    @property
+    def key(self) -> str:
+        return self.opened.src.key
+
+    @property
+    def held_bytes(self) -> int:
+        """What its uploads have taken in (an upper bound of what it holds in memory)."""
+        return self.out.bytes_written + (self.dataset.bytes_written if self.dataset else 0)
+
+    def abort(self) -> None:
+        """Nothing of it becomes visible."""
+        self.out.abort()
+        if self.dataset:
+            self.dataset.abort()
+
+
+@dataclass
 class Job:
     """What one invocation needs to score objects: built per invocation by the handler from
     the container's settings, S3 client and scorer (those are built once per container)."""
@@ -81,6 +115,14 @@ class Job:
     scored_at: datetime | None = None  # when the current file's run started (dataset rows)
 
     def process(self, ref: ObjectRef, known: Known | None = None) -> Result:
+        """Score the object and commit its results (an S3 event's record)."""
+        outcome = self.score(ref, known)
+        return self.commit(outcome) if isinstance(outcome, Scored) else outcome
+
+    def score(self, ref: ObjectRef, known: Known | None = None) -> Result | Scored:
+        """Read and score the object. What ends here (skipped, superseded, handed off, an
+        input error's report) is the result; a scored object is returned as `Scored`, its
+        outputs held until `commit` (a backfill group commits several after one check)."""
         started = time.monotonic()
         known = known or Known()
         self.scored_at = datetime.now(UTC)
@@ -109,7 +151,8 @@ class Job:
             if self.fanout and (why := self.fanout.too_big(src)):
                 return self.fanout.hand_off(src, config, column_setting, why)
             opened, body = self.open_records(src, column_setting, body), None
-            counts, bytes_written, dataset, summary = self._pipeline(opened, keys)
+            return self._pipeline(opened, keys, Scored(
+                opened, keys, known, previous, config, started))  # fmt: skip
         except Superseded as exc:
             return {"status": "superseded", "reason": exc.message, "source": source_of(src or ref)}
         except InputError as exc:
@@ -119,22 +162,49 @@ class Job:
                     return self.fanout.hand_off(src, config, column_setting, why)
                 except InputError as refused:  # above MAX_INPUT_MB: no execution is started
                     exc = refused
-            document = self._error_report(exc, src or ref, keys, started)
-            s3io.put_json(self.s3, settings.output_bucket, keys.error, document)
-            return document
+            return self._fail(exc, src or ref, keys, started)
         finally:
             if body is not None:  # opened by the first GET but not read: skipped, handed off
                 body.close()
-        report = self._success_report(opened, counts, bytes_written, keys, config, started, summary)
-        report["outputs"]["analytics"] = dataset
+
+    def commit(self, scored: Scored, now: s3io.SourceObject | None = None) -> Result:
+        """Make a scored object's results visible, if its source is still the version that was
+        read: the scored CSV and the dataset rows, then the run report, whose presence means
+        success. `now`: the source as a listing just found it (objects.current_versions);
+        None: asked with a HEAD here."""
+        committing = time.monotonic()
+        src, keys = scored.opened.src, scored.keys
+        try:
+            self._check_still_current(src, now)
+            scored.out.complete()
+            if scored.dataset:
+                scored.dataset.complete()
+        except Superseded as exc:
+            scored.abort()
+            return {"status": "superseded", "reason": exc.message, "source": source_of(src)}
+        except InputError as exc:  # the source is gone
+            scored.abort()
+            return self._fail(exc, src, keys, committing - scored.seconds)
+        except BaseException:
+            scored.abort()
+            raise
+        seconds = scored.seconds + time.monotonic() - committing  # not the wait for a batch
+        report = self._success_report(scored, seconds)
         # Replaces exactly the report the duplicate check read, or, if another run committed
         # since, the one it wrote (analytics.commit_report).
-        analytics.commit_report(self.s3, settings.output_bucket, keys.report, report, previous)
+        analytics.commit_report(self.s3, self.settings.output_bucket, keys.report, report,
+                                scored.previous)  # fmt: skip
         # A stale failure goes; only if there is one, because on a versioned bucket deleting a
         # missing key still adds a delete marker, one more on every run.
-        if not known.error_absent:
-            s3io.delete_if_exists(self.s3, settings.output_bucket, keys.error)
+        if not scored.known.error_absent:
+            s3io.delete_if_exists(self.s3, self.settings.output_bucket, keys.error)
         return report
+
+    def _fail(self, exc: InputError, source: SourceLike, keys: OutputKeys, started: float
+              ) -> ErrorReport:  # fmt: skip
+        document = self._error_report(exc, source, keys, started)
+        s3io.put_json(self.s3, self.settings.output_bucket, keys.error, document)
+        return document
 
     def _current_source(self, ref: ObjectRef, known: Known) -> tuple[s3io.SourceObject, Any]:
         """The source as it is now, and its body if reading it has begun. S3 does not order
@@ -157,11 +227,12 @@ class Job:
             raise
         return current, body
 
-    def _check_still_current(self, src: s3io.SourceObject) -> None:
+    def _check_still_current(self, src: s3io.SourceObject, now: s3io.SourceObject | None
+                             ) -> None:  # fmt: skip
         """Again right before the results are committed: a newer version may have been
         uploaded (and even scored) while this one was being scored."""
-        now = s3io.head_source(self.s3, src.bucket, src.key, None)
-        if (now.version_id, now.etag) != (src.version_id, src.etag):
+        now = now or s3io.head_source(self.s3, src.bucket, src.key, None)
+        if (_version(now.version_id), now.etag) != (_version(src.version_id), src.etag):
             raise Superseded(
                 f"a newer upload (version {clip(str(now.version_id), 80)}, ETag {now.etag}) "
                 "replaced the source while it was being scored; its own event scores it"
@@ -208,10 +279,11 @@ class Job:
                       header_end)  # fmt: skip
 
     # Step 2. The pipeline: prepare batches, have them scored, write their rows in order into
-    # a multipart upload that is completed only after the last row. With worker processes the
-    # next batches are parsed and sent while earlier ones are scored; on any failure the
-    # upload is aborted, so a half-written scored file never exists.
-    def _pipeline(self, opened: Opened, keys: OutputKeys) -> tuple[Counts, int, list[str], Summary]:
+    # a multipart upload that is completed only by `commit`, after the last row and the check
+    # that the source is still current. With worker processes the next batches are parsed and
+    # sent while earlier ones are scored; on any failure the upload is aborted, so a
+    # half-written scored file never exists.
+    def _pipeline(self, opened: Opened, keys: OutputKeys, scored: Scored) -> Scored:
         settings = self.settings
         rows = RowScorer(
             width=len(opened.header),
@@ -253,17 +325,18 @@ class Job:
                     write_oldest()
             while pending:
                 write_oldest()
-            self._check_still_current(opened.src)
-            out.complete()
             if dataset:
-                dataset.complete()
+                dataset.finish()
         except BaseException:
             _drain(pending)  # a worker's late results must not reach the next file
             out.abort()
             if dataset:
                 dataset.abort()
             raise
-        return rows.counts, out.bytes_written, [dataset.key] if dataset else [], summary
+        scored.out, scored.dataset = out, dataset
+        scored.counts, scored.summary = rows.counts, summary
+        scored.seconds = time.monotonic() - scored.started
+        return scored
 
     def _dataset(self, opened: Opened) -> analytics.DatasetWriter | None:
         """The analytics dataset's writer for this run (docs/analytics.md), unless it is off."""
@@ -277,16 +350,17 @@ class Job:
 
     # Step 3. The run report: what was read, how, and what came out; written last, so its
     # presence means success.
-    def _success_report(
-        self, opened: Opened, counts: Counts, bytes_written: int, keys: OutputKeys,
-        config: dict[str, object], started: float, summary: Summary,
-    ) -> RunReport:  # fmt: skip
-        elapsed = time.monotonic() - started
+    def _success_report(self, scored: Scored, seconds: float) -> RunReport:
+        opened, counts, keys = scored.opened, scored.counts, scored.keys
         return {
             "schema_version": SCHEMA_VERSION,
             "status": "succeeded",
             "source": source_of(opened.src),
-            "outputs": {"scored": keys.scored, "report": keys.report},
+            "outputs": {
+                "scored": keys.scored,
+                "report": keys.report,
+                "analytics": [scored.dataset.key] if scored.dataset else [],
+            },
             "rows": {
                 "total": counts.total,
                 "scored": counts.scored,
@@ -302,14 +376,14 @@ class Job:
             "delimiter": csvio.DELIMITER_NAMES[opened.delimiter],
             "compressed": opened.compressed,
             "bytes_read": opened.raw.count,
-            "bytes_written": bytes_written,
-            "duration_seconds": round(elapsed, 3),
-            "rows_per_second": round(counts.total / elapsed, 1) if elapsed > 0 else None,
+            "bytes_written": scored.out.bytes_written,
+            "duration_seconds": round(seconds, 3),
+            "rows_per_second": round(counts.total / seconds, 1) if seconds > 0 else None,
             "model": MODEL,
-            "config": config,
+            "config": scored.config,
             "request_id": self.request_id,
-            "compound_histogram": summary.histogram(),  # for the insights pages
-            "extremes": summary.extremes(),
+            "compound_histogram": scored.summary.histogram(),  # for the insights pages
+            "extremes": scored.summary.extremes(),
         }
 
     def _check_time(self, rows_done: int, bytes_done: int, size: int) -> None:
@@ -352,6 +426,12 @@ def _check_is_current(ref: ObjectRef, current: s3io.SourceObject) -> None:
             f"the object now has ETag {current.etag}, not the event's {clip(ref.etag, 80)}: "
             "a newer upload replaced it"
         )
+
+
+def _version(version_id: str | None) -> str | None:
+    """A version id as compared: "null" (an object stored while versioning was off or
+    suspended, as a listing names it) is no version id, as HEAD and GET report it."""
+    return None if version_id in (None, "null") else version_id
 
 
 def _key_too_long(key: str, keys: OutputKeys) -> LimitExceeded:

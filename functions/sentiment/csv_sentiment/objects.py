@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from csv_sentiment import s3io
 from csv_sentiment.events import Known, ObjectRef, output_keys
+from csv_sentiment.job import Scored
 
 GROUP_KIND = "sentiment.objects/v1"
 TALLY_KIND = "sentiment.objects-tally/v1"
@@ -31,6 +32,10 @@ EVENT_NAME = ""  # a backfilled object has no S3 event (the handler treats it as
 _RUN_ID = re.compile(r"^[0-9a-f]{20}$")
 _MAX_LISTED = 100  # failed keys returned in the execution's output (all are in summary.json)
 _MAX_TEXT = 300  # characters of an error message copied into a record
+# A batch of scored objects committed after one currency check (Batch): at most this many
+# objects, or this many bytes of results held in memory.
+BATCH_OBJECTS = 32
+BATCH_BYTES = 16 * 2**20
 
 
 class GroupUnfinished(Exception):
@@ -75,36 +80,97 @@ def group_record_key(keys: dict[str, str], index: int) -> str:
 
 def score_group(
     payload: dict,
-    process: Callable[[ObjectRef, Known | None], dict],
+    score: Callable[[ObjectRef, Known | None], dict | Scored],
+    commit: Callable[[Scored, s3io.SourceObject | None], dict],
     s3,
     output_bucket: str,
     time_left: Callable[[], bool],
     input_prefix: str,
 ) -> dict:
-    """Score each object of the group with `process` (Job.process) and record the outcome."""
+    """Score each object of the group (`score`: Job.score) and record the outcome. Scored
+    objects are committed (`commit`: Job.commit) a batch at a time, after one listing has
+    confirmed that their sources are still the versions read (see Batch)."""
     keys = run_keys(payload.get("run") or {})
     bucket, group = _group(payload)
     known = _known_outputs(s3, output_bucket, [o["key"] for o in group["objects"]], input_prefix)
     entries: list[Entry] = []
-    for obj in group["objects"]:
-        if entries and not time_left():
-            _put_record(s3, output_bucket, keys, group, entries, finished=False)
-            raise GroupUnfinished(
-                f"group {group['index']}: {len(entries)} of {len(group['objects'])} objects "
-                "done before the invocation ran short of time; retry to finish the rest"
-            )
-        key = obj["key"]
-        if not accepted(key):
-            entries.append({"key": key, "status": "failed", "error": _not_accepted(key)})
-            continue
-        ref = ObjectRef(bucket, key, None, str(obj.get("etag", "")), int(obj.get("size", 0)),
-                        EVENT_NAME)  # fmt: skip
-        # pop: a key listed twice in a payload is checked again the second time, when the
-        # first has written its results.
-        entries.append(_entry(key, process(ref, known.pop(key, None)), output_bucket))
+    batch = Batch(s3, bucket, output_bucket, commit, entries)
+    try:
+        for obj in group["objects"]:
+            if entries and not time_left():
+                batch.commit()
+                _put_record(s3, output_bucket, keys, group, entries, finished=False)
+                raise GroupUnfinished(
+                    f"group {group['index']}: {len(entries)} of {len(group['objects'])} objects"
+                    " done before the invocation ran short of time; retry to finish the rest"
+                )
+            key = obj["key"]
+            if not accepted(key):
+                entries.append({"key": key, "status": "failed", "error": _not_accepted(key)})
+                continue
+            if key in batch:  # listed twice: checked again once the first has committed
+                batch.commit()
+            ref = ObjectRef(bucket, key, None, str(obj.get("etag", "")),
+                            int(obj.get("size", 0)), EVENT_NAME)  # fmt: skip
+            # pop: a key listed twice in a payload is checked again the second time, when the
+            # first has written its results.
+            outcome = score(ref, known.pop(key, None))
+            if isinstance(outcome, Scored):
+                batch.add(outcome)
+            else:
+                entries.append(_entry(key, outcome, output_bucket))
+        batch.commit()
+    finally:
+        batch.abort()  # what an exception left uncommitted: nothing of it becomes visible
     _put_record(s3, output_bucket, keys, group, entries, finished=True)
     # Counts only: a Step Functions state's output is limited to 256 KB.
     return {"group": group["index"], "counts": _count(entries)}
+
+
+class Batch:
+    """Scored objects whose results wait for one check that their sources are still current.
+
+    A run commits only if the version it read is still the key's current one (a newer upload
+    scored meanwhile must not be overwritten); an S3 event asks with a HEAD per object. A
+    batch asks once: one ListObjectVersions over the batch's span (s3io.current_versions)
+    finds every current version, and only a key it cannot decide gets a HEAD. The batch is
+    committed when it reaches BATCH_OBJECTS or BATCH_BYTES held, and at the group's end; its
+    size bounds both the memory held and how much later than its check the last object is
+    committed (BATCH_OBJECTS × three PUTs)."""
+
+    def __init__(self, s3, bucket: str, output_bucket: str,
+                 commit: Callable[[Scored, s3io.SourceObject | None], dict], entries: list[Entry]
+                 ) -> None:  # fmt: skip
+        self._s3, self._bucket, self._output_bucket = s3, bucket, output_bucket
+        self._commit, self._entries = commit, entries
+        self._held: list[tuple[int, Scored]] = []  # (index of its entry, the scored object)
+
+    def __contains__(self, key: str) -> bool:
+        return any(scored.key == key for _, scored in self._held)
+
+    def add(self, scored: Scored) -> None:
+        self._entries.append({"key": scored.key, "status": "scoring"})  # replaced on commit
+        self._held.append((len(self._entries) - 1, scored))
+        if len(self._held) >= BATCH_OBJECTS or sum(s.held_bytes for _, s in self._held) >= (
+            BATCH_BYTES
+        ):
+            self.commit()
+
+    def commit(self) -> None:
+        if not self._held:
+            return
+        most = 2 + len(self._held) // 20  # scattered keys: past this many, a HEAD each
+        current = s3io.current_versions(self._s3, self._bucket,
+                                         {s.key for _, s in self._held}, most)  # fmt: skip
+        while self._held:
+            index, scored = self._held.pop(0)  # Job.commit aborts it itself if it raises
+            result = self._commit(scored, current.get(scored.key))
+            self._entries[index] = _entry(scored.key, result, self._output_bucket)
+
+    def abort(self) -> None:
+        for _, scored in self._held:
+            scored.abort()
+        self._held.clear()
 
 
 def _known_outputs(s3, output_bucket: str, keys: list[str], input_prefix: str
