@@ -259,3 +259,19 @@ def test_each_request_is_logged_on_one_line_with_control_characters_escaped(tmp_
     assert b"\x1b" not in line and b"\x07" not in line
     assert b'"GET /moto-api/\\x1b[31mred\\x07 HTTP/1.1" 404' in line
     assert line.startswith(b"127.0.0.1 - - [")
+
+
+def test_the_interpreter_parses_each_jsonpath_once_and_still_evaluates_it_afresh(monkeypatch):
+    from moto.core.config import default_user_config
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+
+    for module, name in [(json_path, "parse"), (result_path, "parse"), (boto_client, "boto3")]:
+        monkeypatch.setattr(module, name, getattr(module, name))
+    monkeypatch.setitem(default_user_config["stepfunctions"], "execute_state_machine", False)
+    moto_server.enable_interpreter()
+    assert json_path.parse("$.group.objects") is json_path.parse("$.group.objects")
+    for i in range(3):  # a cached form, evaluated on new data each time
+        data = {"group": {"objects": [i]}}
+        assert json_path.extract_json("$.group.objects", data) == [i]
+        assert result_path.parse("$.out").update_or_create({"in": i}, i) == {"in": i, "out": i}
