@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 
+from csv_sentiment import s3io
 from csv_sentiment.events import output_keys
 from tests.functional.s3_harness import event_for
 from tests.functional.test_handler import Context, upload
@@ -312,3 +313,19 @@ def test_what_the_first_get_finds_decides_and_its_stream_is_always_closed(
     meta = _json(s3, out, output_keys(keys[3], "input/").error)
     assert gone["error"]["code"] == "source_gone" and "GetObject" in gone["error"]["message"]
     assert meta["error"]["code"] == "invalid_metadata" and "klingon" in meta["error"]["message"]
+
+
+def test_a_small_put_goes_with_its_headers_a_big_one_waits_for_100_continue(s3, buckets):
+    client = s3io.make_client()
+    sent = {}
+
+    def record(request, **_):
+        sent[request.url.rsplit("/", 1)[-1]] = request.headers.get("Expect")
+
+    client.meta.events.register("before-send.s3.PutObject", record)
+    small, big = b"x" * s3io.EXPECT_CONTINUE_BYTES, b"x" * (s3io.EXPECT_CONTINUE_BYTES + 1)
+    client.put_object(Bucket=buckets["output"], Key="small", Body=small)
+    client.put_object(Bucket=buckets["output"], Key="big", Body=big)
+    s3io.put_json(client, buckets["output"], "report", {"status": "succeeded"})
+    assert sent == {"small": None, "big": b"100-continue", "report": None}
+    assert s3.get_object(Bucket=buckets["output"], Key="small")["Body"].read() == small

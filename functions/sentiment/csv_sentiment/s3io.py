@@ -63,7 +63,29 @@ def client_config() -> Config:
 def make_client():
     import boto3  # the runtime ships it; imported here so the core stays boto3-free
 
-    return boto3.client("s3", config=client_config())
+    client = boto3.client("s3", config=client_config())
+    # After botocore's own `before-call.s3` handler, which adds the Expect header.
+    client.meta.events.register_last("before-call.s3", _small_bodies_at_once)
+    return client
+
+
+EXPECT_CONTINUE_BYTES = 2**20  # a PutObject body up to this size goes with its headers
+
+
+def _small_bodies_at_once(model: Any, params: dict, **_: Any) -> None:
+    """botocore sends every PutObject's headers first and its body only once S3 has answered
+    `100 Continue` (Expect: 100-continue), a round trip meant to spare sending a big body that
+    S3 would refuse. A report, a small file's scored CSV or its dataset rows are a few KB: that
+    round trip is all it would spare, so they go out with their headers (bigger bodies and
+    multipart parts keep the handshake)."""
+    from botocore.utils import determine_content_length
+
+    if model.name != "PutObject":
+        return
+    body = params.get("body")
+    size = determine_content_length(body) if body is not None else None
+    if size is not None and size <= EXPECT_CONTINUE_BYTES:
+        params["headers"].pop("Expect", None)
 
 
 def translate(exc: Exception, action: str, uri: str) -> SentimentError:
