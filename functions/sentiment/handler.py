@@ -135,12 +135,14 @@ def _objects(event: dict, job: Job, context) -> dict:
     def score(ref: ObjectRef, known: Known | None) -> dict | Scored:
         return _handle(ref, job, known, hold=True)
 
-    def commit(scored: Scored, now: s3io.SourceObject | None) -> dict:
+    def committed(scored: Scored, outcome: objects.Outcome) -> dict:
+        """A commit's outcome, logged and counted here: commits run in threads of their own,
+        and the logger's keys are shared by the invocation."""
         logger.append_keys(bucket=scored.opened.src.bucket, key=scored.key)
-        return _finish(lambda: job.commit(scored, now))
+        return _finish(outcome)
 
-    return objects.score_group(event, score, commit, S3, SETTINGS.output_bucket, time_left,
-                               SETTINGS.input_prefix)  # fmt: skip
+    return objects.score_group(event, score, job.commit, S3, SETTINGS.output_bucket, time_left,
+                               SETTINGS.input_prefix, committed)  # fmt: skip
 
 
 def _handle(ref: ObjectRef | MalformedEvent, job: Job, known: Known | None = None,

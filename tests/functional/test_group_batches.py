@@ -16,7 +16,7 @@ from csv_sentiment import objects, s3io
 from csv_sentiment.errors import TransientError
 from csv_sentiment.events import output_keys
 from tests.functional.test_group_requests import BODY, Requests
-from tests.functional.test_handler import Context, upload
+from tests.functional.test_handler import Context, lines, upload
 from tests.functional.test_objects_handler import RUN, group
 
 KEYS = [f"input/batch/{i:02d}.csv" for i in range(5)]
@@ -118,30 +118,33 @@ def test_a_batch_is_committed_when_it_reaches_its_bound(
     assert all("HeadObject" not in calls for calls in per.values())
 
 
-def test_a_failed_commit_leaves_nothing_of_the_rest_of_the_batch_and_a_retry_finishes_it(
+def test_a_failed_commit_raises_once_the_others_are_committed_and_a_retry_finishes_it(
     s3, buckets, load_handler
 ):
     upload(s3, buckets["input"], KEYS, BODY)
     handler = load_handler(OUTPUT_BUCKET=buckets["output"])
-    broken = output_keys(KEYS[1], "input/").scored
+    broken = output_keys(KEYS[1], "input/")
 
     def fail(params, **_):
-        if params.get("Key") == broken:
+        if params.get("Key") == broken.scored:
             raise EndpointConnectionError(endpoint_url="http://s3.invalid")
 
     handler.S3.meta.events.register("before-parameter-build.s3.PutObject", fail)
     with pytest.raises(TransientError, match="PutObject"):
         handler.lambda_handler(group(buckets["input"], KEYS), Context())
     outputs = _outputs(s3, buckets["output"])
-    first = output_keys(KEYS[0], "input/")
-    assert {first.scored, first.report} <= outputs  # committed before the failure
-    assert len([k for k in outputs if k.startswith("analytics/")]) == 1
-    for key in KEYS[1:]:
+    assert not {broken.scored, broken.report, broken.error} & outputs  # nothing of it
+    for key in KEYS[:1] + KEYS[2:]:  # committed alongside it: each whole
         keys = output_keys(key, "input/")
-        assert not {keys.scored, keys.report, keys.error} & outputs
+        assert {keys.scored, keys.report} <= outputs
+    assert len([k for k in outputs if k.startswith("analytics/")]) == 4
+    record = objects.group_record_key(objects.run_keys(RUN), 0)
+    assert record not in {
+        o["Key"] for o in s3.list_objects_v2(Bucket=buckets["output"])["Contents"]
+    }
     handler.S3.meta.events.unregister("before-parameter-build.s3.PutObject", fail)
     again = handler.lambda_handler(group(buckets["input"], KEYS), Context())
-    assert again["counts"] == {"skipped": 1, "scored": 4}
+    assert again["counts"] == {"skipped": 4, "scored": 1}
 
 
 def test_a_key_listed_twice_is_committed_before_it_is_checked_again(s3, buckets, load_handler):
@@ -196,3 +199,18 @@ def test_the_listing_jumps_over_a_key_s_old_versions_or_resumes_within_them(
     found = s3io.current_versions(s3, bucket, {"c/0.csv", second}, max_requests=5)
     assert set(found) == {"c/0.csv", second} and calls["list"] == requests
     assert found["c/0.csv"].etag == s3.head_object(Bucket=bucket, Key="c/0.csv")["ETag"].strip('"')
+
+
+def test_each_commit_is_logged_and_counted_under_its_own_key(s3, buckets, load_handler, capsys):
+    """Commits run in threads; their outcomes are logged in the group's order in the
+    invocation's thread, each line carrying the key of the object it is about."""
+    upload(s3, buckets["input"], KEYS, BODY)
+    handler = load_handler(OUTPUT_BUCKET=buckets["output"])
+    capsys.readouterr()
+    handler.lambda_handler(group(buckets["input"], KEYS), Context())
+    logged = lines(capsys)
+    scored = [line for line in logged if line.get("message") == "scored"]
+    assert [line["key"] for line in scored] == KEYS
+    assert [line["output"] for line in scored] == [output_keys(k, "input/").scored for k in KEYS]
+    (emf,) = [line for line in logged if "_aws" in line]
+    assert emf["FilesScored"] == [1.0] * 5

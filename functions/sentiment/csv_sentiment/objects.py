@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypedDict
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -36,6 +37,7 @@ _MAX_TEXT = 300  # characters of an error message copied into a record
 # objects, or this many bytes of results held in memory.
 BATCH_OBJECTS = 32
 BATCH_BYTES = 16 * 2**20
+COMMIT_THREADS = 4
 
 
 class GroupUnfinished(Exception):
@@ -78,23 +80,30 @@ def group_record_key(keys: dict[str, str], index: int) -> str:
     return f"{keys['groups']}{index:06d}.json"
 
 
+Commit = Callable[[Scored, s3io.SourceObject | None], dict]
+Outcome = Callable[[], dict]  # returns a commit's result or raises its exception
+
+
 def score_group(
     payload: dict,
     score: Callable[[ObjectRef, Known | None], dict | Scored],
-    commit: Callable[[Scored, s3io.SourceObject | None], dict],
+    commit: Commit,
     s3,
     output_bucket: str,
     time_left: Callable[[], bool],
     input_prefix: str,
+    committed: Callable[[Scored, Outcome], dict] = lambda _, outcome: outcome(),
 ) -> dict:
     """Score each object of the group (`score`: Job.score) and record the outcome. Scored
-    objects are committed (`commit`: Job.commit) a batch at a time, after one listing has
-    confirmed that their sources are still the versions read (see Batch)."""
+    objects are committed (`commit`: Job.commit, called from several threads at once) a batch
+    at a time, after one listing has confirmed that their sources are still the versions read
+    (see Batch); `committed` sees each commit's outcome in this thread, in the group's order
+    (the handler logs and counts it there)."""
     keys = run_keys(payload.get("run") or {})
     bucket, group = _group(payload)
     known = _known_outputs(s3, output_bucket, [o["key"] for o in group["objects"]], input_prefix)
     entries: list[Entry] = []
-    batch = Batch(s3, bucket, output_bucket, commit, entries)
+    batch = Batch(s3, bucket, output_bucket, commit, committed, entries)
     try:
         for obj in group["objects"]:
             if entries and not time_left():
@@ -133,16 +142,17 @@ class Batch:
     A run commits only if the version it read is still the key's current one (a newer upload
     scored meanwhile must not be overwritten); an S3 event asks with a HEAD per object. A
     batch asks once: one ListObjectVersions over the batch's span (s3io.current_versions)
-    finds every current version, and only a key it cannot decide gets a HEAD. The batch is
-    committed when it reaches BATCH_OBJECTS or BATCH_BYTES held, and at the group's end; its
-    size bounds both the memory held and how much later than its check the last object is
-    committed (BATCH_OBJECTS × three PUTs)."""
+    finds every current version, and only a key it cannot decide gets a HEAD. Then its objects
+    are committed COMMIT_THREADS at a time (a small object's commit is three PUTs of S3
+    latency). The batch is committed when it reaches BATCH_OBJECTS or BATCH_BYTES held, and at
+    the group's end; its size bounds both the memory held and how much later than its check
+    the last object is committed."""
 
-    def __init__(self, s3, bucket: str, output_bucket: str,
-                 commit: Callable[[Scored, s3io.SourceObject | None], dict], entries: list[Entry]
+    def __init__(self, s3, bucket: str, output_bucket: str, commit: Commit,
+                 committed: Callable[[Scored, Outcome], dict], entries: list[Entry]
                  ) -> None:  # fmt: skip
         self._s3, self._bucket, self._output_bucket = s3, bucket, output_bucket
-        self._commit, self._entries = commit, entries
+        self._commit, self._committed, self._entries = commit, committed, entries
         self._held: list[tuple[int, Scored]] = []  # (index of its entry, the scored object)
 
     def __contains__(self, key: str) -> bool:
@@ -157,15 +167,27 @@ class Batch:
             self.commit()
 
     def commit(self) -> None:
+        """Commit every held object; the first failure is raised once every outcome has
+        been seen (Job.commit aborts what it cannot commit)."""
         if not self._held:
             return
         most = 2 + len(self._held) // 20  # scattered keys: past this many, a HEAD each
         current = s3io.current_versions(self._s3, self._bucket,
                                          {s.key for _, s in self._held}, most)  # fmt: skip
-        while self._held:
-            index, scored = self._held.pop(0)  # Job.commit aborts it itself if it raises
-            result = self._commit(scored, current.get(scored.key))
+        held, self._held = self._held, []
+        with ThreadPoolExecutor(COMMIT_THREADS, thread_name_prefix="commit") as pool:
+            running = [(index, scored, pool.submit(self._commit, scored, current.get(scored.key)))
+                       for index, scored in held]  # fmt: skip
+        failure: BaseException | None = None
+        for index, scored, future in running:
+            try:
+                result = self._committed(scored, future.result)
+            except BaseException as exc:  # raised below, once every outcome is seen
+                failure = failure or exc
+                continue
             self._entries[index] = _entry(scored.key, result, self._output_bucket)
+        if failure is not None:
+            raise failure
 
     def abort(self) -> None:
         for _, scored in self._held:
