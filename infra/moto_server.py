@@ -32,6 +32,10 @@ times a second):
 - werkzeug's line per request in moto.log went through `logging`, re-decoding the path and
   formatting the time each time: now one write, the time formatted once a second.
 
+It also keeps a journal of the object creations and removals S3 would notify about, served
+at JOURNAL_PATH, so the local Lambda service learns of new objects without listing buckets
+(moto applies no notification configuration that names a Lambda function).
+
 One answer differs from S3's and is corrected: ListObjectVersions with a KeyMarker alone lists
 the keys after it on S3, while moto also drops the first version after it (so a listing that
 jumps to just below a key it looks for misses that key's current version).
@@ -39,10 +43,13 @@ jumps to just below a key it looks for misses that key's current version).
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import functools
 import inspect
 import io
+import itertools
+import json
 import logging
 import os
 import re
@@ -50,6 +57,7 @@ import selectors
 import sys
 import threading
 import time
+import urllib.parse
 from typing import Any
 
 _RANGE: contextvars.ContextVar[tuple[int, int | None] | None] = contextvars.ContextVar(
@@ -330,13 +338,117 @@ def keep_connections_alive() -> None:
         original_header(self, keyword, value)
 
     def run_simple(host: str, port: int, app: Any, *args: Any, **kwargs: Any) -> None:
-        original_run_simple(host, port, _body_first(app), *args, **kwargs)
+        original_run_simple(host, port, _body_first(_journal_route(app)), *args, **kwargs)
 
     MotoRequestHandler.run_wsgi, MotoRequestHandler.send_header = run_wsgi, send_header
     # A kept-alive connection's small writes (headers, then body) must not wait for the
     # client's delayed ACK (40 ms): a closed connection flushed them.
     MotoRequestHandler.disable_nagle_algorithm = True
     moto.server.run_simple = run_simple
+
+
+# The S3 event journal: what moto's S3 did that S3 would notify about, in order, for the local
+# Lambda service (infra/local/s3events.py), which otherwise finds new objects by listing.
+JOURNAL_PATH = "/_local/s3-events"  # not an S3 path: "_local" is no valid bucket name
+JOURNAL_SIZE = 100_000  # events kept; a reader further behind is told how many it lost
+JOURNAL_PAGE = 10_000  # events in one answer at most
+
+
+class _Journal:
+    def __init__(self, size: int = JOURNAL_SIZE):
+        self._events: collections.deque[dict] = collections.deque(maxlen=size)
+        self._next = 0  # the sequence number of the next event
+        self._lock = threading.Lock()
+
+    def add(self, bucket: str, event_name: str, key: str, size: int = 0, etag: str = "",
+            version_id: str | None = None) -> None:  # fmt: skip
+        with self._lock:
+            self._events.append({
+                "seq": self._next, "bucket": bucket, "event_name": event_name, "key": key,
+                "size": size, "etag": etag.strip('"'),
+                "version_id": None if version_id in (None, "null") else str(version_id),
+            })  # fmt: skip
+            self._next += 1
+
+    def end(self) -> dict:
+        """No events, and the number the next one will have: where a new reader starts."""
+        with self._lock:
+            return {"events": [], "next": self._next, "lost": 0}
+
+    def after(self, seq: int) -> dict:
+        """The events numbered `seq` and later (at most JOURNAL_PAGE), the next number to ask for,
+        and how many of those asked for are no longer kept. A number beyond the journal's
+        (the server restarted under the reader) starts again from its beginning."""
+        with self._lock:
+            first = self._events[0]["seq"] if self._events else self._next
+            start = first if seq > self._next else max(seq, first)
+            count = min(self._next - start, JOURNAL_PAGE)
+            if self._next - start <= JOURNAL_PAGE:  # the usual reader: near the end, from there
+                events = list(itertools.islice(reversed(self._events), count))[::-1]
+            else:
+                events = list(itertools.islice(self._events, start - first, start - first + count))
+            return {"events": events, "next": start + count, "lost": max(0, first - seq)}
+
+
+JOURNAL = _Journal()
+_COMPLETING: contextvars.ContextVar[bool] = contextvars.ContextVar("completing", default=False)
+
+
+def journal_s3_events() -> None:
+    """Record every object creation and removal moto's S3 makes, where it would notify (its
+    `send_event`), and the delete markers it creates (for which moto notifies nothing), and
+    serve them at JOURNAL_PATH?after=N (or `end`: nothing yet, where to start) as JSON."""
+    from moto.s3 import models, notifications
+
+    original_send, original_marker = notifications.send_event, models.S3Backend._set_delete_marker
+    original_complete = models.S3Backend.complete_multipart_upload
+
+    def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+        name = str(getattr(event_name, "value", event_name)).removeprefix("s3:")
+        if name == "ObjectCreated:Put" and _COMPLETING.get():
+            pass  # moto stores a completed upload with put_object: S3 sends only the completion
+        elif name.startswith(("ObjectCreated:", "ObjectRemoved:")) and key is not None:
+            size, etag = getattr(key, "size", 0) or 0, getattr(key, "etag", "") or ""
+            JOURNAL.add(bucket.name, name, key.name, size, etag, getattr(key, "version_id", None))
+        original_send(account_id, event_name, bucket, key)
+
+    def set_delete_marker(self: Any, bucket_name: str, key_name: str) -> Any:
+        marker = original_marker(self, bucket_name, key_name)
+        JOURNAL.add(bucket_name, "ObjectRemoved:DeleteMarkerCreated", key_name,
+                    version_id=marker.version_id)  # fmt: skip
+        return marker
+
+    def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _COMPLETING.set(True)
+        try:
+            return original_complete(self, *args, **kwargs)
+        finally:
+            _COMPLETING.reset(token)
+
+    notifications.send_event = send_event
+    models.S3Backend._set_delete_marker = set_delete_marker
+    models.S3Backend.complete_multipart_upload = complete_multipart_upload
+
+
+def _journal_route(app: Any) -> Any:
+    """GET JOURNAL_PATH?after=N answered from the journal; every other request goes to moto."""
+
+    def wsgi(environ: dict, start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != JOURNAL_PATH:
+            return app(environ, start_response)
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        after = query.get("after", [""])[0]
+        if environ.get("REQUEST_METHOD") != "GET" or not (after.isdigit() or after == "end"):
+            body = b'{"error": "expected GET ?after=<a sequence number, or end>"}'
+            status = "400 Bad Request"
+        else:
+            page = JOURNAL.end() if after == "end" else JOURNAL.after(int(after))
+            body, status = json.dumps(page).encode(), "200 OK"
+        start_response(status, [("Content-Type", "application/json"),
+                                ("Content-Length", str(len(body)))])  # fmt: skip
+        return [body]
+
+    return wsgi
 
 
 def quick_request_log() -> None:
@@ -372,6 +484,7 @@ def main(argv: list[str] | None = None) -> None:
     speed_up_listings_and_dispatch()
     keep_connections_alive()
     quick_request_log()
+    journal_s3_events()
     moto_main(argv if argv is not None else sys.argv[1:])
 
 

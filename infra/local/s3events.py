@@ -1,21 +1,30 @@
 """S3 → Lambda event delivery: watch buckets on the endpoint, build the record S3 would send.
 
-moto does not apply NotificationConfiguration, so new objects are found by listing object
-versions under the notifications' prefixes (every client's uploads count: boto3, the AWS CLI,
-the console of another tool).
+moto does not apply a NotificationConfiguration that names a Lambda function, so new objects
+are found another way (every client's uploads count: boto3, the AWS CLI, another tool):
+- from the journal our moto launcher keeps of what its S3 did that S3 would notify about
+  (infra/moto_server.py, JOURNAL_PATH): in order, with the event's own name, at the cost of
+  one small request per poll whatever the buckets hold;
+- or, from an endpoint that keeps no journal, by listing object versions under the
+  notifications' prefixes and reporting those not seen before.
 The record follows S3's documented event message structure (eventVersion 2.1).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
+
+from infra.moto_server import JOURNAL_PAGE, JOURNAL_PATH
 
 _SEQUENCE = itertools.count(int(time.time() * 1000) << 16)
 
@@ -77,15 +86,49 @@ def covering(prefixes: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-class BucketWatcher:
-    """Finds objects created (and delete markers) since a prefix was first watched, listing only
-    under the prefixes that notifications name (a backfill's thousands of objects elsewhere in
-    the bucket are not listed four times a second)."""
+class Journal:
+    """The S3 event journal of our moto launcher (infra/moto_server.py), over HTTP."""
 
-    def __init__(self, s3: Any):
+    def __init__(self, endpoint_url: str, timeout: float = 10):
+        self._url = endpoint_url.rstrip("/") + JOURNAL_PATH
+        self._timeout = timeout
+
+    def read(self, after: int | str) -> dict | None:
+        """{"events", "next", "lost"} after event number `after` (or "end"); None if the
+        endpoint keeps no journal (another S3: it refuses the path as a bucket name)."""
+        try:
+            with urllib.request.urlopen(f"{self._url}?after={after}", timeout=self._timeout) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            if 400 <= exc.code < 500:
+                return None
+            raise
+
+
+class BucketWatcher:
+    """Finds objects created (and delete markers) since a prefix was first watched, under the
+    prefixes that notifications name only: from the endpoint's journal if it keeps one, else
+    by listing those prefixes (a backfill's thousands of objects elsewhere in the bucket are
+    not listed four times a second)."""
+
+    def __init__(self, s3: Any, journal: Journal | None = None):
         self._s3 = s3
         self._seen: dict[str, set[tuple]] = {}
         self._prefixes: dict[str, tuple[str, ...]] = {}
+        self._journal = journal
+        self._cursor: int | None = None  # the journal's next event number, once it answered
+        self._since: dict[str, dict[str, int]] = {}  # bucket → prefix → its first new event
+        self.lost = 0  # journal events dropped before they were read (the watcher fell behind)
+
+    def _journal_mode(self) -> bool:
+        """Whether the journal is used: asked once, on first use."""
+        if self._journal is not None and self._cursor is None:
+            page = self._journal.read("end")
+            if page is None:
+                self._journal = None
+            else:
+                self._cursor = page["next"]
+        return self._journal is not None
 
     def watch(self, bucket: str, prefixes: Iterable[str] = ("",)) -> None:
         """Watch `bucket` under `prefixes` from now on: what they hold now is not new (S3 sends
@@ -93,6 +136,12 @@ class BucketWatcher:
         wanted = covering(prefixes)
         have = self._prefixes.get(bucket, ())
         added = [p for p in wanted if not any(p.startswith(h) for h in have)]
+        if self._journal_mode():
+            now = self._journal.read("end")["next"]
+            since = {p: n for p, n in self._since.get(bucket, {}).items() if p in wanted}
+            self._since[bucket] = {**since, **dict.fromkeys(added, now)}
+            self._prefixes[bucket] = wanted
+            return
         try:
             now = {ident for p in added for ident, _, _ in self._versions(bucket, p)}
         except Exception:
@@ -101,11 +150,14 @@ class BucketWatcher:
         self._prefixes[bucket] = wanted
 
     def unwatch_except(self, buckets: set[str]) -> None:
-        for b in set(self._seen) - buckets:
-            del self._seen[b]
-            self._prefixes.pop(b, None)
+        for b in set(self._prefixes) - buckets:
+            self._seen.pop(b, None)
+            self._since.pop(b, None)
+            del self._prefixes[b]
 
     def poll(self) -> list[ObjectEvent]:
+        if self._journal_mode():
+            return self._read_journal()
         found = []
         for bucket, seen in self._seen.items():
             try:
@@ -117,6 +169,21 @@ class BucketWatcher:
                     seen.add(ident)
                     found.append(ev)
         return found
+
+    def _read_journal(self) -> list[ObjectEvent]:
+        found = []
+        while True:
+            page = self._journal.read(self._cursor)
+            if page["next"] < self._cursor:  # the endpoint restarted: all it holds is new
+                self._since = {b: dict.fromkeys(s, 0) for b, s in self._since.items()}
+            self._cursor, self.lost = page["next"], self.lost + page["lost"]
+            for e in page["events"]:
+                since = self._since.get(e["bucket"], {})
+                if any(e["key"].startswith(p) and e["seq"] >= n for p, n in since.items()):
+                    found.append(ObjectEvent(e["bucket"], e["key"], e["event_name"], e["size"],
+                                             e["etag"], e["version_id"]))  # fmt: skip
+            if len(page["events"]) < JOURNAL_PAGE:  # a full page: more may be waiting
+                return found
 
     def _versions(self, bucket: str, prefix: str):
         pages = self._s3.get_paginator("list_object_versions").paginate(

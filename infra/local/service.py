@@ -39,10 +39,11 @@ class Served:
     pool: Pool
 
 
-# A poll lists every version under the watched prefixes (S3 has no "changed since"), so it
-# costs more as a bucket fills: after a listing that took t seconds the poller waits at least
-# LISTING_SHARE * t, so it never takes more than ~1/(1 + LISTING_SHARE) of moto's time (a
-# 1,000-object backfill: moto's CPU was a quarter listings); events then arrive a little later.
+# Without the launcher's journal (infra/moto_server.py), a poll lists every version under the
+# watched prefixes (S3 has no "changed since"), so it costs more as a bucket fills: after a
+# listing that took t seconds the poller waits at least LISTING_SHARE * t, so it never takes
+# more than ~1/(1 + LISTING_SHARE) of moto's time (a 1,000-object backfill: moto's CPU was a
+# quarter listings); events then arrive a little later.
 LISTING_SHARE = 9
 
 
@@ -85,7 +86,9 @@ class LocalLambdaService:
         self.served: dict[str, Served] = {}
         self.deployment = Deployment({}, (), ())
         self.problems: list[str] = []
-        self._watcher = s3events.BucketWatcher(self.clients.s3)
+        self._watcher = s3events.BucketWatcher(
+            self.clients.s3, s3events.Journal(self.endpoint_env["AWS_ENDPOINT_URL"])
+        )
         self._async = AsyncInvoker(
             self._invoke, self._function, self.clients, delay, workers=self._limit, say=say
         )
@@ -270,6 +273,10 @@ class LocalLambdaService:
                 listed = time.monotonic() - listed
                 for ev in found:
                     self.dispatch(ev)
+                if self._watcher.lost:
+                    self.say(f"[local-lambda] warning: {self._watcher.lost} S3 events were "
+                             "dropped by the endpoint's journal before they were read")  # fmt: skip
+                    self._watcher.lost = 0
             except Exception as exc:  # the endpoint may be going away; keep trying
                 listed = 0.0
                 if not self._stop.is_set():
