@@ -13,6 +13,7 @@ from infra.backfill import manifest as mf
 Say = Callable[[str], None]
 DONE_STATUSES = ("scored", "skipped", "failed")
 QUIET_SECONDS = 30
+FINAL_POLL_SECONDS = 0.1  # how often the end is looked for once every object is counted
 
 
 @dataclass
@@ -68,15 +69,17 @@ def watch(
     shown, shown_at = -1, 0.0
     while True:
         execution = sfn.describe_execution(executionArn=arn)
-        read_records(s3, output_bucket, prefix, progress)
         finished = execution["status"] != "RUNNING"
+        if finished or progress.done < progress.total:
+            read_records(s3, output_bucket, prefix, progress)
         # A line when the count moves (or every QUIET_SECONDS, so a long group shows life).
         if progress.done != shown or time.monotonic() - shown_at >= QUIET_SECONDS:
             say(progress.line())
             shown, shown_at = progress.done, time.monotonic()
         if finished:
             return execution
-        time.sleep(poll)
+        # Every object counted: only the final count step is left, well under a second.
+        time.sleep(poll if progress.done < progress.total else min(poll, FINAL_POLL_SECONDS))
 
 
 def summary(execution: dict, say: Say) -> int:

@@ -112,6 +112,35 @@ def test_progress_counts_finished_records_once(s3, bucket):
     assert progress.done == 5 and "left 0" in progress.line()
 
 
+def test_once_every_object_is_counted_the_end_is_looked_for_often_without_listing(
+    s3, bucket, monkeypatch
+):
+    arn = "arn:aws:states:us-east-1:123456789012:execution:sm:backfill-" + "0" * 20 + "-1"
+    prefix = mf.group_records_prefix("0" * 20, 1)
+
+    def record(index):
+        body = {"group": index, "finished": True, "objects": [{"key": "k", "status": "scored"}]}
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{index:06d}.json", Body=json.dumps(body))
+
+    record(0)
+    statuses = iter(["RUNNING"] * 4 + ["SUCCEEDED"])
+
+    class Sfn:
+        def describe_execution(self, executionArn):
+            return {"executionArn": executionArn, "status": next(statuses)}
+
+    sleeps, listings = [], []
+    # The second group's record lands during the first wait.
+    monkeypatch.setattr(watch.time, "sleep", lambda s: sleeps.append(s) or record(1))
+    real = watch.read_records
+    monkeypatch.setattr(watch, "read_records", lambda *a: listings.append(1) or real(*a))
+    said = []
+    assert watch.watch(Sfn(), s3, bucket, arn, 2, said.append, poll=2.0)["status"] == "SUCCEEDED"
+    assert sleeps == [2.0] + [watch.FINAL_POLL_SECONDS] * 3  # all counted: the end is near
+    assert len(listings) == 3  # until all were counted, and once more at the end
+    assert "done 1/2" in said[0] and "done 2/2" in said[1]
+
+
 def test_the_summary_lists_failures_with_their_reports_and_says_when_nothing_was_scored():
     said: list[str] = []
     output = {
