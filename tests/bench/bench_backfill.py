@@ -9,8 +9,8 @@ README's measured throughput and public prices (infra/backfill/estimate.py).
 
     .venv/bin/python tests/bench/bench_backfill.py [--files 2000] [--insights both] [--repeat 1]
 
-With --repeat N each measurement is made N times, a loop and a backfill over new files each
-time, and the median ratio is printed with every round's (this machine's shared cores make one
+With --repeat N each measurement is made N times, each round on a fresh moto and deployment,
+and the median ratio is printed with every round's (this machine's shared cores make one
 round's figures vary by ±10%).
 
 The files are real texts: consecutive rows of the shared corpus, a few per file.
@@ -129,43 +129,45 @@ def main() -> None:
 
     from infra.backfill.run import backfill
 
-    run_dir = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
-    with local_service(run_dir) as (env, service, out, moto_pid):
-        s3 = boto3.client("s3")
-        bucket, fn = out["InputBucketName"], out["FunctionName"]
-        files = corpus_files(args.files)
-        size = sum(len(f) for f in files)
-        print(f"{args.files:,} files of {ROWS_PER_FILE} corpus rows ({size / len(files):,.0f} "
-              "bytes on average), local service with 2 instances, moto server")  # fmt: skip
-        empty = empty_invocations(service, fn)
-        figures = {}
-        # Each run report starts the insights function, which draws a page (~80 ms of CPU
-        # here): on AWS in its own concurrency, here on the same two cores. Measured both
-        # ways: with the pages drawn, and with its notification muted (the backfill alone).
-        muting = {"drawn": ("insights pages drawn", set()),
-                  "muted": ("insights muted", {out["InsightsFunctionName"]})}  # fmt: skip
-        for label, muted in [muting[k] for k in muting if args.insights in (k, "both")]:
-            service.muted = muted
-            tag = "muted" if muted else "pages"
-            figures[label] = []
-            for round_ in range(args.repeat):
-                prefix = f"bench/{tag}/{round_}/"
-                loop_keys = upload(s3, bucket, f"{prefix}loop/", files)
-                upload(s3, bucket, f"{prefix}backfill/", files)
+    files = corpus_files(args.files)
+    size = sum(len(f) for f in files)
+    print(f"{args.files:,} files of {ROWS_PER_FILE} corpus rows ({size / len(files):,.0f} "
+          "bytes on average), local service with 2 instances, moto server")  # fmt: skip
+    figures: dict[str, list] = {}
+    empty = 0.0
+    for _ in range(args.repeat):
+        # A fresh moto and deployment each round: moto's listings walk the whole bucket, so a
+        # bucket left full by earlier rounds would slow the later ones (S3's do not).
+        run_dir = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
+        with local_service(run_dir) as (env, service, out, moto_pid):
+            s3 = boto3.client("s3")
+            bucket, fn = out["InputBucketName"], out["FunctionName"]
+            empty = empty or empty_invocations(service, fn)
+            # Each run report starts the insights function, which draws a page (~80 ms of CPU
+            # here): on AWS in its own concurrency, here on the same two cores. Measured both
+            # ways: with the pages drawn, and with its notification muted (the backfill alone).
+            muting = {"drawn": ("insights pages drawn", set()),
+                      "muted": ("insights muted", {out["InsightsFunctionName"]})}  # fmt: skip
+            for label, muted in [muting[k] for k in muting if args.insights in (k, "both")]:
+                service.muted = muted
+                tag = "muted" if muted else "pages"
+                loop_keys = upload(s3, bucket, f"bench/{tag}/loop/", files)
+                upload(s3, bucket, f"bench/{tag}/backfill/", files)
                 before = cpu.cpu_seconds(moto_pid)
                 loop_seconds = plain_loop(service, s3, fn, bucket, loop_keys)
                 loop_cpu = cpu.since(before, moto_pid)
                 before = cpu.cpu_seconds(moto_pid)
                 started = time.perf_counter()
                 lines: list[str] = []
-                status = backfill({**env, "STACK": STACK, "PREFIX": f"{prefix}backfill/"},
+                status = backfill({**env, "STACK": STACK, "PREFIX": f"bench/{tag}/backfill/"},
                                   lines.append, 0.5)  # fmt: skip
                 if status != 0:
                     sys.exit("make backfill failed:\n" + "\n".join(lines[-20:]))
                 backfill_seconds = time.perf_counter() - started
-                figures[label].append((loop_seconds, backfill_seconds, lines,
-                                       (loop_cpu, cpu.since(before, moto_pid))))  # fmt: skip
-                service.wait_idle(timeout=600)  # the pages drawn, before the next measurement
+                used = (loop_cpu, cpu.since(before, moto_pid))
+                figures.setdefault(label, []).append((loop_seconds, backfill_seconds, lines, used))
+                if not muted and args.insights == "both":
+                    service.wait_idle(timeout=600)  # the pages drawn, before the next measurement
     report(args.files, figures, empty)
 
 

@@ -30,7 +30,7 @@ class ObjectRef:
 
 @dataclass(frozen=True)
 class Known:
-    """What the caller already knows of one source's results, so `Job.process` need not ask
+    """What the caller already knows of one source's results, so `Job.score` need not ask
     S3 again (a backfill group lists its objects' reports and error reports at once; see
     objects.py). An S3 event knows nothing: every check is made."""
 

@@ -2,11 +2,12 @@
 
 The backfill state machine (infra/statemachines/backfill.asl.json) reads a manifest of groups
 and invokes this function once per group with a versioned payload, told apart from S3 events
-by its `kind`. Every object goes through the same `Job.process` as an S3 event, so the
-duplicate check decides what is scored: a second backfill scores nothing, a configuration
-change scores again. Each group leaves a record of what happened to each of its objects; the
-final step (`sentiment.objects-tally/v1`) counts from those records, not from the Map's
-verdict (the local interpreter reports failed children as successes).
+by its `kind`. Every object goes through the same Job as an S3 event (`Job.score`, then
+`Job.commit` a batch at a time: see Batch), so the duplicate check decides what is scored: a
+second backfill scores nothing, a configuration change scores again. Each group leaves a
+record of what happened to each of its objects; the final step (`sentiment.objects-tally/v1`)
+counts from those records, not from the Map's verdict (the local interpreter reports failed
+children as successes).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class GroupUnfinished(Exception):
 
 class Entry(TypedDict, total=False):
     key: str
-    status: str  # scored | skipped | failed | handed-off | <another Job.process status>
+    status: str  # scored | skipped | failed | handed-off | <another Job.score/commit status>
     error: str
     error_report: str
     execution_arn: str
