@@ -79,11 +79,11 @@ class Scored:
     previous: s3io.JsonRead  # the report the duplicate check read (or ABSENT)
     config: dict[str, object]
     started: float  # time.monotonic() when its run started
-    seconds: float = 0.0  # the run's time up to the end of scoring
-    out: s3io.OutputObject | None = None
-    dataset: analytics.DatasetWriter | None = None
-    counts: Counts | None = None
-    summary: Summary | None = None
+    seconds: float  # the run's time up to the end of scoring
+    out: s3io.OutputObject
+    dataset: analytics.DatasetWriter | None  # None: ANALYTICS=off
+    counts: Counts
+    summary: Summary
 
     @property
     def key(self) -> str:
@@ -151,8 +151,9 @@ class Job:
             if self.fanout and (why := self.fanout.too_big(src)):
                 return self.fanout.hand_off(src, config, column_setting, why)
             opened, body = self.open_records(src, column_setting, body), None
-            return self._pipeline(opened, keys, Scored(
-                opened, keys, known, previous, config, started))  # fmt: skip
+            out, dataset, counts, summary = self._pipeline(opened, keys)
+            return Scored(opened, keys, known, previous, config, started,
+                          time.monotonic() - started, out, dataset, counts, summary)  # fmt: skip
         except Superseded as exc:
             return {"status": "superseded", "reason": exc.message, "source": source_of(src or ref)}
         except InputError as exc:
@@ -283,7 +284,9 @@ class Job:
     # that the source is still current. With worker processes the next batches are parsed and
     # sent while earlier ones are scored; on any failure the upload is aborted, so a
     # half-written scored file never exists.
-    def _pipeline(self, opened: Opened, keys: OutputKeys, scored: Scored) -> Scored:
+    def _pipeline(
+        self, opened: Opened, keys: OutputKeys
+    ) -> tuple[s3io.OutputObject, analytics.DatasetWriter | None, Counts, Summary]:
         settings = self.settings
         rows = RowScorer(
             width=len(opened.header),
@@ -333,10 +336,7 @@ class Job:
             if dataset:
                 dataset.abort()
             raise
-        scored.out, scored.dataset = out, dataset
-        scored.counts, scored.summary = rows.counts, summary
-        scored.seconds = time.monotonic() - scored.started
-        return scored
+        return out, dataset, rows.counts, summary
 
     def _dataset(self, opened: Opened) -> analytics.DatasetWriter | None:
         """The analytics dataset's writer for this run (docs/analytics.md), unless it is off."""

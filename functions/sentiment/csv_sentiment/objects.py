@@ -172,9 +172,8 @@ class Batch:
         been seen (Job.commit aborts what it cannot commit)."""
         if not self._held:
             return
-        most = 2 + len(self._held) // 20  # scattered keys: past this many, a HEAD each
-        current = s3io.current_versions(self._s3, self._bucket,
-                                         {s.key for _, s in self._held}, most)  # fmt: skip
+        current = s3io.current_versions(self._s3, self._bucket, {s.key for _, s in self._held},
+                                         _listings_for(len(self._held)))  # fmt: skip
         held, self._held = self._held, []
         with ThreadPoolExecutor(COMMIT_THREADS, thread_name_prefix="commit") as pool:
             running = [(index, scored, pool.submit(self._commit, scored, current.get(scored.key)))
@@ -213,14 +212,19 @@ def _known_outputs(s3, output_bucket: str, keys: list[str], input_prefix: str
       beside our success, as one written after the HEAD would without the listing."""
     outputs = {key: output_keys(key, input_prefix) for key in keys if accepted(key)}
     outputs = {key: o for key, o in outputs.items() if o.fits}  # the rest fail before asking
-    # Scattered keys cost a listing each: past this many, the rest are checked one by one.
-    most = 2 + len(outputs) // 20
+    most = _listings_for(len(outputs))
     _, no_report = s3io.existing_keys(s3, output_bucket, {o.report for o in outputs.values()}, most)
     _, no_error = s3io.existing_keys(s3, output_bucket, {o.error for o in outputs.values()}, most)
     return {
         key: Known(report_absent=o.report in no_report, error_absent=o.error in no_error)
         for key, o in outputs.items()
     }
+
+
+def _listings_for(keys: int) -> int:
+    """The listing requests a bounded listing of `keys` may make: scattered keys cost a
+    listing each, so past this many the rest are asked about one by one."""
+    return 2 + keys // 20
 
 
 def _group(payload: dict) -> tuple[str, dict]:
