@@ -6,7 +6,6 @@ handler's own client."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pytest
@@ -15,7 +14,7 @@ from botocore.exceptions import EndpointConnectionError
 from csv_sentiment import objects, s3io
 from csv_sentiment.errors import TransientError
 from csv_sentiment.events import output_keys
-from tests.functional.test_group_requests import BODY, Requests
+from tests.functional.test_group_requests import BODY, Requests, _json
 from tests.functional.test_handler import Context, lines, upload
 from tests.functional.test_objects_handler import RUN, group
 
@@ -27,9 +26,11 @@ def _outputs(s3, bucket: str) -> set[str]:
     return {o["Key"] for o in listing if not o["Key"].startswith("backfill/")}
 
 
+RECORD = objects.group_record_key(objects.run_keys(RUN), 0)  # the group's record
+
+
 def _record(s3, out):
-    key = objects.group_record_key(objects.run_keys(RUN), 0)
-    return json.loads(s3.get_object(Bucket=out, Key=key)["Body"].read())
+    return _json(s3, out, RECORD)
 
 
 def _once_before(client, operation: str, action):
@@ -138,8 +139,7 @@ def test_a_failed_commit_raises_once_the_others_are_committed_and_a_retry_finish
         keys = output_keys(key, "input/")
         assert {keys.scored, keys.report} <= outputs
     assert len([k for k in outputs if k.startswith("analytics/")]) == 4
-    record = objects.group_record_key(objects.run_keys(RUN), 0)
-    assert record not in {
+    assert RECORD not in {
         o["Key"] for o in s3.list_objects_v2(Bucket=buckets["output"])["Contents"]
     }
     handler.S3.meta.events.unregister("before-parameter-build.s3.PutObject", fail)
